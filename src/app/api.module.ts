@@ -1,0 +1,25 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ZodSerializerInterceptor, ZodValidationPipe } from 'nestjs-zod';
+import type { AppConfig } from '../config/app-config';
+import { ProblemFilter } from '../common/http/problem.filter';
+import { AgentsController } from '../modules/agents/agents.controller';
+import { HealthController } from '../modules/health/health.controller';
+import { CoreModule } from './core.module';
+
+/** Root of the API process: the core plus controllers and HTTP concerns. */
+@Module({})
+export class ApiModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [CoreModule.forRoot(config, 'api')],
+      controllers: [HealthController, AgentsController],
+      providers: [
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+}

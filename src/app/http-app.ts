@@ -1,0 +1,74 @@
+import { VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Logger } from 'nestjs-pino';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
+import type { AppConfig } from '../config/app-config';
+import { ApiModule } from './api.module';
+
+const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
+
+/** Accepts a caller's x-request-id when it is sane, otherwise makes one. */
+export function requestIdFor(req: IncomingMessage): string {
+  const header = req.headers['x-request-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && REQUEST_ID_PATTERN.test(value) ? value : randomUUID();
+}
+
+export const API_VERSION = '0.1.0';
+
+/**
+ * Builds the API application (not yet listening): Fastify adapter, request ids, problem+json
+ * for every error including Fastify's own, versioned routes and the OpenAPI document.
+ */
+export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    genReqId: requestIdFor,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  // Only JSON bodies are accepted: anything else answers 415.
+  fastify.removeContentTypeParser(['text/plain']);
+  // Versioned routes live under /api/v<N>; health, metrics and docs are version-neutral.
+  app.enableVersioning({ type: VersioningType.URI, prefix: 'api/v' });
+  app.enableShutdownHooks();
+
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs/openapi.json',
+    yamlDocumentUrl: 'docs/openapi.yaml',
+    customSiteTitle: 'Broski API',
+  });
+  return app;
+}
+
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Broski API')
+    .setDescription(
+      'Submit requests that the orchestrator plans into steps for specialist agents, follow them live and read back every step, event and model call. Errors are RFC 9457 problem+json.',
+    )
+    .setVersion(API_VERSION)
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'An API key made with `broski keys create`',
+    })
+    .build();
+  return cleanupOpenApiDoc(SwaggerModule.createDocument(app, config));
+}

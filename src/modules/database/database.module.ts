@@ -1,0 +1,37 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { openDatabase, runMigrations, type Connection } from './connection';
+import { DRIZZLE, SQLITE } from './database.tokens';
+
+const CONNECTION = Symbol('SQLITE_CONNECTION');
+
+/** One SQLite connection per process, migrated at start-up, closed last at shutdown. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: CONNECTION,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): Connection => {
+        const connection = openDatabase(config.database);
+        runMigrations(connection);
+        return connection;
+      },
+    },
+    { provide: DRIZZLE, inject: [CONNECTION], useFactory: (c: Connection) => c.db },
+    { provide: SQLITE, inject: [CONNECTION], useFactory: (c: Connection) => c.sqlite },
+  ],
+  exports: [DRIZZLE, SQLITE],
+})
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(@Inject(SQLITE) private readonly sqlite: Database.Database) {}
+
+  onApplicationShutdown(): void {
+    if (this.sqlite.open) {
+      // Fold the WAL back into the main file so a stopped database is one self-contained file.
+      this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      this.sqlite.close();
+    }
+  }
+}

@@ -1,0 +1,9 @@
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type * as schema from './schema';
+
+/** Injection token of the Drizzle database (only repositories inject it). */
+export const DRIZZLE = Symbol('DRIZZLE');
+/** Injection token of the underlying better-sqlite3 connection (backups, pragmas, health). */
+export const SQLITE = Symbol('SQLITE');
+
+export type Db = BetterSQLite3Database<typeof schema>;

@@ -1,0 +1,36 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { ErrorBody } from '../workflows/workflow.types';
+import { TASK_STATUSES } from '../workflows/workflow-status';
+import { workflows } from '../workflows/workflows.table';
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    workflowId: text('workflow_id')
+      .notNull()
+      .references(() => workflows.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    position: integer('position').notNull(),
+    title: text('title').notNull(),
+    agentType: text('agent_type').notNull(),
+    input: text('input').notNull(),
+    output: text('output'),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('pending'),
+    dependsOn: text('depends_on', { mode: 'json' }).$type<string[]>().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    error: text('error', { mode: 'json' }).$type<ErrorBody>(),
+    createdAt: text('created_at').notNull(),
+    startedAt: text('started_at'),
+    finishedAt: text('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('tasks_workflow_key_uq').on(t.workflowId, t.key),
+    index('tasks_workflow_position_idx').on(t.workflowId, t.position),
+    index('tasks_agent_type_id_idx').on(t.agentType, t.id),
+    index('tasks_status_idx').on(t.status),
+  ],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type NewTaskRow = typeof tasks.$inferInsert;

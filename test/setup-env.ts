@@ -1,0 +1,2 @@
+// Tests build their configuration explicitly (test/helpers/config.ts); nothing here.
+export {};
