@@ -45,6 +45,7 @@ CREATE TABLE `tasks` (
 	`status` text DEFAULT 'pending' NOT NULL,
 	`depends_on` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
+	`run_id` text,
 	`error` text,
 	`created_at` text NOT NULL,
 	`started_at` text,

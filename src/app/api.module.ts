@@ -5,6 +5,9 @@ import type { AppConfig } from '../config/app-config';
 import { ProblemFilter } from '../common/http/problem.filter';
 import { AgentsController } from '../modules/agents/agents.controller';
 import { HealthController } from '../modules/health/health.controller';
+import { OrchestratorProcessorModule } from '../modules/orchestrator/orchestrator-processor.module';
+import { TasksController } from '../modules/tasks/tasks.controller';
+import { WorkflowsController } from '../modules/workflows/workflows.controller';
 import { CoreModule } from './core.module';
 
 /** Root of the API process: the core plus controllers and HTTP concerns. */
@@ -13,8 +16,11 @@ export class ApiModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(config, 'api')],
-      controllers: [HealthController, AgentsController],
+      imports: [
+        CoreModule.forRoot(config, 'api'),
+        ...(config.queue.runWorkers ? [OrchestratorProcessorModule] : []),
+      ],
+      controllers: [HealthController, AgentsController, WorkflowsController, TasksController],
       providers: [
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },

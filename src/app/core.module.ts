@@ -5,6 +5,7 @@ import { LoggingModule, type ProcessRole } from '../common/logging/logging.modul
 import { AgentsModule } from '../modules/agents/agents.module';
 import { DatabaseModule } from '../modules/database/database.module';
 import { HealthModule } from '../modules/health/health.module';
+import { OrchestratorModule } from '../modules/orchestrator/orchestrator.module';
 
 /**
  * The shared core of every process (API, worker, CLI): configuration, logging, the database and
@@ -21,8 +22,16 @@ export class CoreModule {
         DatabaseModule,
         HealthModule,
         AgentsModule,
+        OrchestratorModule,
       ],
-      exports: [ConfigModule, LoggingModule, DatabaseModule, HealthModule, AgentsModule],
+      exports: [
+        ConfigModule,
+        LoggingModule,
+        DatabaseModule,
+        HealthModule,
+        AgentsModule,
+        OrchestratorModule,
+      ],
     };
   }
 }

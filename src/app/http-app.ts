@@ -33,6 +33,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
     bufferLogs: true,
+    // Fastify's own JSON parser only: no form or text bodies (they answer 415).
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   app.flushLogs();
@@ -46,7 +48,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   fastify.removeContentTypeParser(['text/plain']);
   // Versioned routes live under /api/v<N>; health, metrics and docs are version-neutral.
   app.enableVersioning({ type: VersioningType.URI, prefix: 'api/v' });
-  app.enableShutdownHooks();
 
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {

@@ -35,10 +35,17 @@ export function encodeCursor(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+/**
+ * Decodes a cursor; `isKey` checks the decoded sort key (e.g. that it is an id), so a cursor that
+ * happens to be valid base64url but was never issued by the API answers 400, not a wrong page.
+ */
+export function decodeCursor(
+  cursor: string | undefined,
+  isKey: (key: string) => boolean = () => true,
+): string | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (decoded === '' || encodeCursor(decoded) !== cursor) {
+  if (decoded === '' || encodeCursor(decoded) !== cursor || !isKey(decoded)) {
     throw DomainError.validation('The cursor is not valid', [
       { path: 'cursor', message: 'is not a cursor returned by this API' },
     ]);

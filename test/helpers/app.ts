@@ -23,3 +23,11 @@ export async function startTestApp(config: AppConfig & { dir?: string }): Promis
     },
   };
 }
+
+/** Starts listening on a random loopback port; returns the base URL. */
+export async function listen(app: NestFastifyApplication): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return `http://127.0.0.1:${address.port}`;
+}

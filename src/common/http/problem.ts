@@ -62,10 +62,17 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 export function zodIssuesToFieldErrors(error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-  }));
+  const pathOf = (segments: readonly PropertyKey[]) =>
+    segments.length > 0 ? segments.map(String).join('.') : '(root)';
+  // An unknown field is reported by Zod once, on the parent object: name each field instead.
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: pathOf([...issue.path, key]),
+          message: 'is not a known field',
+        }))
+      : [{ path: pathOf(issue.path), message: issue.message }],
+  );
 }
 
 function problem(

@@ -59,7 +59,12 @@ function loggerParams(config: AppConfig, role: ProcessRole): Params {
     genReqId: (req: RawRequest) => (typeof req.id === 'string' ? req.id : ''),
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
       res.statusCode >= 500 || err !== undefined ? 'error' : 'info',
-    autoLogging: { ignore: (req: IncomingMessage) => (req.url ?? '').startsWith('/health') },
+    // Under Nest's Fastify middleware (middie) req.url is relative to the mount point ("/"):
+    // the path as received is in originalUrl.
+    autoLogging: {
+      ignore: (req: IncomingMessage & { originalUrl?: string }) =>
+        (req.originalUrl ?? req.url ?? '').startsWith('/health'),
+    },
     serializers: {
       req: (req: { id: unknown; method: unknown; url: unknown }) => ({
         id: req.id,

@@ -63,7 +63,11 @@ export const updateAgentSchema = z
     maxOutputTokens: maxOutputTokensSchema.nullable().optional(),
     status: z.enum(AGENT_STATUSES).optional().describe('"active" re-enables a disabled agent'),
   })
-  .refine((value) => Object.keys(value).length > 0, { message: 'must change at least one field' });
+  .refine((value) => Object.keys(value).length > 0, {
+    message: 'must change at least one field',
+    // Only when the body is otherwise valid: unknown fields are reported as such, not as "empty".
+    when: (payload) => payload.issues.length === 0,
+  });
 export type UpdateAgentInput = z.infer<typeof updateAgentSchema>;
 
 export const listAgentsQuerySchema = z.strictObject({

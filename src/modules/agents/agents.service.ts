@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { DomainError, ErrorCode } from '../../common/domain-error';
-import { newId, nowIso } from '../../common/ids';
+import { isUuid, newId, nowIso } from '../../common/ids';
 import { decodeCursor, toPage, type Page } from '../../common/pagination';
 import type { Agent, CreateAgentInput, ListAgentsQuery, UpdateAgentInput } from './agents.contract';
 import { AgentsRepository } from './agents.repository';
@@ -63,7 +63,7 @@ export class AgentsService implements OnModuleInit {
   list(query: ListAgentsQuery): Page<Agent> {
     const rows = this.repository.list({
       status: query.status,
-      afterId: decodeCursor(query.cursor),
+      afterId: decodeCursor(query.cursor, isUuid),
       limit: query.limit + 1,
     });
     return toPage(rows, query.limit, toAgent, (row) => row.id);

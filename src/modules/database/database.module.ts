@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { openDatabase, runMigrations, type Connection } from './connection';
 import { DRIZZLE, SQLITE } from './database.tokens';
+import { Transactor } from './transactor';
 
 const CONNECTION = Symbol('SQLITE_CONNECTION');
 
@@ -21,8 +22,9 @@ const CONNECTION = Symbol('SQLITE_CONNECTION');
     },
     { provide: DRIZZLE, inject: [CONNECTION], useFactory: (c: Connection) => c.db },
     { provide: SQLITE, inject: [CONNECTION], useFactory: (c: Connection) => c.sqlite },
+    Transactor,
   ],
-  exports: [DRIZZLE, SQLITE],
+  exports: [DRIZZLE, SQLITE, Transactor],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(SQLITE) private readonly sqlite: Database.Database) {}

@@ -93,6 +93,19 @@ export interface LlmProvider {
   ): Promise<{ text: string; object: T | undefined; usage: LlmUsage }>;
 }
 
+/** What a provider receives: the request with a bare model id and the combined abort signal. */
+export type ProviderCall<T> = Omit<LlmRequest<T>, 'model' | 'owner'> & {
+  model: string;
+  signal: AbortSignal;
+};
+
+/** What a provider answers. */
+export interface ProviderResult<T> {
+  text: string;
+  object: T | undefined;
+  usage: LlmUsage;
+}
+
 export const LLM_ERROR_CODES = [
   'rate_limited',
   'provider_unavailable',

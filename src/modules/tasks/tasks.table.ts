@@ -19,6 +19,8 @@ export const tasks = sqliteTable(
     status: text('status', { enum: TASK_STATUSES }).notNull().default('pending'),
     dependsOn: text('depends_on', { mode: 'json' }).$type<string[]>().notNull(),
     attempts: integer('attempts').notNull().default(0),
+    /** Identifies the current run; only that run may store the result (a stale delivery cannot). */
+    runId: text('run_id'),
     error: text('error', { mode: 'json' }).$type<ErrorBody>(),
     createdAt: text('created_at').notNull(),
     startedAt: text('started_at'),

@@ -33,14 +33,14 @@ const WORKFLOW_TRANSITIONS: Record<WorkflowStatus, readonly WorkflowStatus[]> = 
   awaiting_approval: ['running', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
   completed: [],
-  failed: ['running'],
+  failed: ['running', 'pending'],
   cancelled: [],
 };
 
 const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   pending: ['queued', 'cancelled'],
   queued: ['running', 'cancelled', 'pending'],
-  running: ['completed', 'failed', 'queued', 'cancelled'],
+  running: ['running', 'completed', 'failed', 'queued', 'cancelled'],
   completed: [],
   failed: ['pending', 'queued'],
   cancelled: ['pending', 'queued'],

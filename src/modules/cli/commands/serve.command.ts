@@ -1,6 +1,5 @@
 import { Command, CommandRunner } from 'nest-commander';
-import { loadConfigFromProcess } from '../../../config/app-config';
-import { startServer } from '../../../app/serve';
+import { runServe } from '../../../app/serve';
 
 /** `broski serve`: the API server (and, with RUN_WORKERS=true, the queue processors). */
 @Command({
@@ -10,6 +9,6 @@ import { startServer } from '../../../app/serve';
 })
 export class ServeCommand extends CommandRunner {
   async run(): Promise<void> {
-    await startServer(loadConfigFromProcess());
+    await runServe();
   }
 }

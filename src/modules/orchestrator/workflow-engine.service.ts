@@ -1,0 +1,623 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { newId, nowIso } from '../../common/ids';
+import { AgentsService } from '../agents/agents.service';
+import type { AgentRow } from '../agents/agents.table';
+import { Transactor } from '../database/transactor';
+import { backoffDelayMs } from '../llm/llm.service';
+import { LlmService } from '../llm/llm.service';
+import {
+  LlmError,
+  type LlmRequest,
+  type LlmResponse,
+  type StepOutputBrief,
+} from '../llm/llm.types';
+import type { JobContext, JobOutcome } from '../queue/jobs';
+import { JobQueue } from '../queue/job-queue';
+import { TasksRepository } from '../tasks/tasks.repository';
+import type { TaskRow } from '../tasks/tasks.table';
+import type { EventType } from '../workflows/workflow-events.table';
+import type { ErrorBody, Plan } from '../workflows/workflow.types';
+import { WorkflowsRepository } from '../workflows/workflows.repository';
+import type { WorkflowRow } from '../workflows/workflows.table';
+import {
+  MAX_PLAN_STEPS,
+  plannableAgentTypes,
+  planOutputSchema,
+  safetyOutputSchema,
+  validatePlan,
+} from './plan-validation';
+import { buildPlanPrompt, buildSafetyPrompt, buildStepPrompt, buildSummaryPrompt } from './prompts';
+import { abortReasonOf, RunAbortedError, RunningCalls } from './running-calls';
+import { WorkflowSignals } from './workflow-signals';
+
+/** How many times an invalid plan is sent back to the model with its errors. */
+export const PLAN_REPAIR_ATTEMPTS = 2;
+/** How often a running step checks whether it was cancelled from another process. */
+const CANCEL_POLL_MS = 500;
+
+/**
+ * The durable core: the plan, task and finalize job handlers. Every handler is idempotent (it
+ * re-reads the database and acts only when the statuses say so), and every state change is a
+ * conditional update written together with its event in one transaction.
+ */
+@Injectable()
+export class WorkflowEngine {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly workflows: WorkflowsRepository,
+    private readonly tasks: TasksRepository,
+    private readonly agents: AgentsService,
+    private readonly llm: LlmService,
+    private readonly queue: JobQueue,
+    private readonly tx: Transactor,
+    private readonly signals: WorkflowSignals,
+    private readonly calls: RunningCalls,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(WorkflowEngine.name);
+  }
+
+  // ---------------------------------------------------------------- plan
+
+  async plan(workflowId: string, context: JobContext): Promise<JobOutcome> {
+    const workflow = this.workflows.findById(workflowId);
+    if (workflow === undefined) return;
+    if (workflow.status === 'pending') {
+      const moved = this.tx.immediate(() => {
+        const now = nowIso();
+        if (!this.workflows.transition(workflowId, 'planning', {}, now, ['pending'])) return false;
+        this.event(workflowId, 'workflow.planning', 'The orchestrator is planning the steps', now);
+        return true;
+      });
+      this.signals.notify(workflowId);
+      if (!moved) return;
+    } else if (workflow.status !== 'planning') {
+      return;
+    }
+
+    const catalogue = this.agents.listActive();
+    const allowed = plannableAgentTypes(
+      catalogue.map((a) => a.type),
+      workflow.allowedAgents,
+    );
+    if (allowed.length === 0) {
+      this.failWorkflow(workflowId, {
+        code: 'no_agents',
+        message:
+          workflow.allowedAgents === null
+            ? 'No active specialist agent is available to plan with'
+            : `None of the requested agents is an active specialist: ${workflow.allowedAgents.join(', ')}`,
+      });
+      return;
+    }
+    const orchestrator = this.agents.getRow('orchestrator');
+    const briefs = catalogue
+      .filter((a) => allowed.includes(a.type))
+      .map((a) => ({ type: a.type, name: a.name, description: a.description }));
+
+    const key = `plan:${workflowId}`;
+    const controller = this.calls.start(key, workflowId, context.shutdownSignal);
+    const watch = this.watchWorkflow(workflowId, ['planning'], controller);
+    try {
+      let previousErrors: string[] | undefined;
+      for (let round = 0; round <= PLAN_REPAIR_ATTEMPTS; round += 1) {
+        const response = await this.callWithRetries(
+          {
+            model: this.modelOf(orchestrator),
+            system: orchestrator.systemPrompt,
+            prompt: buildPlanPrompt({
+              request: workflow.userRequest,
+              agents: briefs,
+              previousErrors,
+            }),
+            temperature: orchestrator.temperature,
+            maxOutputTokens: orchestrator.maxOutputTokens,
+            schema: planOutputSchema,
+            context: {
+              purpose: 'plan',
+              request: workflow.userRequest,
+              agents: briefs,
+              maxSteps: MAX_PLAN_STEPS,
+              previousErrors,
+            },
+            owner: { workflowId, taskId: null, agentType: 'orchestrator' },
+          },
+          controller.signal,
+        );
+        const validation = validatePlan(response.object, allowed);
+        if (validation.ok) {
+          this.storePlan(workflow, validation.plan);
+          return;
+        }
+        previousErrors = validation.errors;
+        this.logger.warn(
+          { workflowId, errors: validation.errors, round },
+          'the model proposed an invalid plan',
+        );
+      }
+      this.failWorkflow(workflowId, {
+        code: 'invalid_plan',
+        message: `The orchestrator could not produce a valid plan after ${PLAN_REPAIR_ATTEMPTS + 1} attempts: ${(previousErrors ?? []).join('; ')}`,
+      });
+    } catch (error) {
+      return this.onOrchestrationError(workflowId, error, controller.signal, 'planning');
+    } finally {
+      clearInterval(watch);
+      this.calls.finish(key);
+    }
+  }
+
+  private storePlan(workflow: WorkflowRow, plan: Plan): void {
+    const approval = workflow.requireApproval;
+    const queued = this.tx.immediate(() => {
+      const now = nowIso();
+      const moved = this.workflows.transition(
+        workflow.id,
+        approval ? 'awaiting_approval' : 'running',
+        { plan, startedAt: approval ? null : now },
+        now,
+        ['planning'],
+      );
+      if (!moved) return undefined;
+      this.tasks.insertMany(
+        plan.steps.map((step, position) => ({
+          id: newId(),
+          workflowId: workflow.id,
+          key: step.key,
+          position,
+          title: step.title,
+          agentType: step.agentType,
+          input: step.instructions,
+          dependsOn: step.dependsOn,
+          status: 'pending' as const,
+          createdAt: now,
+        })),
+      );
+      this.event(workflow.id, 'workflow.planned', `Planned ${plan.steps.length} steps`, now, {
+        steps: plan.steps.map((s) => ({
+          key: s.key,
+          agentType: s.agentType,
+          dependsOn: s.dependsOn,
+        })),
+      });
+      if (approval) {
+        this.event(workflow.id, 'workflow.awaiting_approval', 'The plan waits for approval', now);
+        return [];
+      }
+      this.event(workflow.id, 'workflow.started', 'Running the plan', now);
+      return this.queueReadyTasks(workflow.id, now);
+    });
+    this.signals.notify(workflow.id);
+    if (queued !== undefined) void this.dispatch(workflow.id, queued);
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  async runTask(taskId: string, context: JobContext): Promise<JobOutcome> {
+    const task = this.tasks.findById(taskId);
+    if (task === undefined || (task.status !== 'queued' && task.status !== 'running')) return;
+    const workflow = this.workflows.findById(task.workflowId);
+    if (workflow === undefined || workflow.status !== 'running') return;
+
+    const runId = newId();
+    const claimed = this.tx.immediate(() => {
+      const now = nowIso();
+      if (!this.tasks.claim(taskId, runId, now)) return undefined;
+      const attempt = task.attempts + 1;
+      this.event(
+        workflow.id,
+        'task.started',
+        `${task.title} started (attempt ${attempt})`,
+        now,
+        {
+          key: task.key,
+          agentType: task.agentType,
+          attempt,
+        },
+        taskId,
+      );
+      return attempt;
+    });
+    this.signals.notify(workflow.id);
+    if (claimed === undefined) return;
+    const attempt = claimed;
+
+    const controller = this.calls.start(`task:${taskId}`, workflow.id, context.shutdownSignal);
+    const watch = setInterval(() => {
+      const current = this.tasks.findById(taskId);
+      if (current === undefined || current.status !== 'running' || current.runId !== runId) {
+        controller.abort(new RunAbortedError('cancelled'));
+      }
+    }, CANCEL_POLL_MS);
+    watch.unref();
+    try {
+      const agent = this.agents.getRow(task.agentType);
+      const dependencies = this.dependencyOutputs(workflow.id, task);
+      const response = await this.llm.generate({
+        model: this.modelOf(agent),
+        system: agent.systemPrompt,
+        prompt: buildStepPrompt({
+          request: workflow.userRequest,
+          title: task.title,
+          instructions: task.input,
+          dependencies,
+        }),
+        temperature: agent.temperature,
+        maxOutputTokens: agent.maxOutputTokens,
+        context: {
+          purpose: 'step',
+          request: workflow.userRequest,
+          agentType: task.agentType,
+          title: task.title,
+          instructions: task.input,
+          dependencies,
+        },
+        owner: { workflowId: workflow.id, taskId, agentType: task.agentType },
+        signal: controller.signal,
+      });
+      this.completeTask(workflow.id, task, runId, response.text);
+      return;
+    } catch (error) {
+      return this.onTaskError(workflow.id, task, runId, attempt, error, controller.signal);
+    } finally {
+      clearInterval(watch);
+      this.calls.finish(`task:${taskId}`);
+    }
+  }
+
+  private completeTask(workflowId: string, task: TaskRow, runId: string, output: string): void {
+    const outcome = this.tx.immediate(() => {
+      const now = nowIso();
+      if (!this.tasks.complete(task.id, runId, output, now)) return undefined;
+      this.event(
+        workflowId,
+        'task.completed',
+        `${task.title} completed`,
+        now,
+        {
+          key: task.key,
+          agentType: task.agentType,
+        },
+        task.id,
+      );
+      const queued = this.queueReadyTasks(workflowId, now);
+      const all = this.tasks.listByWorkflow(workflowId);
+      return { queued, finished: all.every((t) => t.status === 'completed') };
+    });
+    this.signals.notify(workflowId);
+    if (outcome === undefined) {
+      this.logger.info(
+        { workflowId, taskId: task.id, runId },
+        'a stale run finished; its result was discarded',
+      );
+      return;
+    }
+    void this.dispatch(workflowId, outcome.queued, outcome.finished);
+  }
+
+  private onTaskError(
+    workflowId: string,
+    task: TaskRow,
+    runId: string,
+    attempt: number,
+    error: unknown,
+    signal: AbortSignal,
+  ): JobOutcome {
+    const reason = abortReasonOf(signal);
+    if (reason === 'cancelled') return;
+    if (reason === 'shutdown') {
+      // Hand the step back without counting the attempt; another consumer (or this one after a
+      // restart) runs it again.
+      this.tx.immediate(() =>
+        this.tasks.transition(task.id, 'queued', { attemptsDelta: -1 }, runId),
+      );
+      this.logger.info({ workflowId, taskId: task.id }, 'step handed back at shutdown');
+      return;
+    }
+    const failure = toErrorBody(error);
+    if (error instanceof LlmError && error.retryable && attempt < this.config.llm.maxAttempts) {
+      const delayMs = backoffDelayMs(attempt, error, this.config.llm.retryBaseMs);
+      const requeued = this.tx.immediate(() => {
+        const now = nowIso();
+        if (!this.tasks.transition(task.id, 'queued', { error: failure }, runId)) return false;
+        this.event(
+          workflowId,
+          'task.retrying',
+          `${task.title} will retry in ${Math.round(delayMs)} ms: ${failure.message}`,
+          now,
+          { key: task.key, attempt, delayMs, error: failure },
+          task.id,
+        );
+        return true;
+      });
+      this.signals.notify(workflowId);
+      return requeued ? { retryInMs: delayMs } : undefined;
+    }
+    this.logger.warn({ workflowId, taskId: task.id, error: failure }, 'step failed for good');
+    this.tx.immediate(() => {
+      const now = nowIso();
+      if (!this.tasks.transition(task.id, 'failed', { error: failure, finishedAt: now }, runId))
+        return;
+      this.event(
+        workflowId,
+        'task.failed',
+        `${task.title} failed: ${failure.message}`,
+        now,
+        {
+          key: task.key,
+          attempts: attempt,
+          error: failure,
+        },
+        task.id,
+      );
+      this.failWorkflowInTx(
+        workflowId,
+        {
+          code: failure.code,
+          message: `Step "${task.key}" (${task.agentType}) failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${failure.message}`,
+        },
+        now,
+      );
+    });
+    this.signals.notify(workflowId);
+    this.calls.cancelWorkflow(workflowId);
+  }
+
+  private dependencyOutputs(workflowId: string, task: TaskRow): StepOutputBrief[] {
+    if (task.dependsOn.length === 0) return [];
+    return this.tasks
+      .listByWorkflow(workflowId)
+      .filter((t) => task.dependsOn.includes(t.key))
+      .map((t) => ({ key: t.key, title: t.title, agentType: t.agentType, output: t.output ?? '' }));
+  }
+
+  // ---------------------------------------------------------------- finalize
+
+  async finalize(workflowId: string, context: JobContext): Promise<JobOutcome> {
+    const workflow = this.workflows.findById(workflowId);
+    if (workflow === undefined || workflow.status !== 'running') return;
+    const tasks = this.tasks.listByWorkflow(workflowId);
+    if (tasks.length === 0 || tasks.some((t) => t.status !== 'completed')) return;
+    const outputs: StepOutputBrief[] = tasks.map((t) => ({
+      key: t.key,
+      title: t.title,
+      agentType: t.agentType,
+      output: t.output ?? '',
+    }));
+
+    const key = `finalize:${workflowId}`;
+    const controller = this.calls.start(key, workflowId, context.shutdownSignal);
+    const watch = this.watchWorkflow(workflowId, ['running'], controller);
+    try {
+      const safetyAgent = this.agents.getRow('safety');
+      const safetyResponse = await this.callWithRetries(
+        {
+          model: this.modelOf(safetyAgent),
+          system: safetyAgent.systemPrompt,
+          prompt: buildSafetyPrompt({ request: workflow.userRequest, outputs }),
+          temperature: safetyAgent.temperature,
+          maxOutputTokens: safetyAgent.maxOutputTokens,
+          schema: safetyOutputSchema,
+          context: { purpose: 'safety', request: workflow.userRequest, outputs },
+          owner: { workflowId, taskId: null, agentType: 'safety' },
+        },
+        controller.signal,
+      );
+      const safety = safetyOutputSchema.parse(safetyResponse.object);
+      const orchestrator = this.agents.getRow('orchestrator');
+      const summary = await this.callWithRetries(
+        {
+          model: this.modelOf(orchestrator),
+          system: orchestrator.systemPrompt,
+          prompt: buildSummaryPrompt({ request: workflow.userRequest, outputs, safety }),
+          temperature: orchestrator.temperature,
+          maxOutputTokens: orchestrator.maxOutputTokens,
+          context: { purpose: 'summary', request: workflow.userRequest, outputs, safety },
+          owner: { workflowId, taskId: null, agentType: 'orchestrator' },
+        },
+        controller.signal,
+      );
+      this.tx.immediate(() => {
+        const now = nowIso();
+        const result = {
+          summary: summary.text,
+          safety,
+          outputs: Object.fromEntries(outputs.map((o) => [o.key, o.output])),
+        };
+        if (
+          !this.workflows.transition(workflowId, 'completed', { result, finishedAt: now }, now, [
+            'running',
+          ])
+        ) {
+          return;
+        }
+        this.event(
+          workflowId,
+          'workflow.completed',
+          safety.approved
+            ? 'Completed; the safety review approved the result'
+            : 'Completed; the safety review did NOT approve the result',
+          now,
+          { safetyApproved: safety.approved },
+        );
+      });
+      this.signals.notify(workflowId);
+    } catch (error) {
+      return this.onOrchestrationError(workflowId, error, controller.signal, 'finalizing');
+    } finally {
+      clearInterval(watch);
+      this.calls.finish(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- shared
+
+  /**
+   * Queues every pending task whose dependencies are all completed. Runs inside a transaction;
+   * returns the tasks it queued (the caller enqueues their jobs after the commit).
+   */
+  queueReadyTasks(workflowId: string, now: string): TaskRow[] {
+    const all = this.tasks.listByWorkflow(workflowId);
+    const done = new Set(all.filter((t) => t.status === 'completed').map((t) => t.key));
+    const queued: TaskRow[] = [];
+    for (const task of all) {
+      if (task.status !== 'pending' || !task.dependsOn.every((d) => done.has(d))) continue;
+      if (!this.tasks.transition(task.id, 'queued', {})) continue;
+      this.event(
+        workflowId,
+        'task.queued',
+        `${task.title} is queued for the ${task.agentType}`,
+        now,
+        {
+          key: task.key,
+          agentType: task.agentType,
+        },
+        task.id,
+      );
+      queued.push(task);
+    }
+    return queued;
+  }
+
+  /** Enqueues the jobs for queued tasks (and finalize) after their transaction committed. */
+  async dispatch(workflowId: string, queued: readonly TaskRow[], finalize = false): Promise<void> {
+    try {
+      for (const task of queued) await this.queue.enqueue('task', { workflowId, taskId: task.id });
+      if (finalize) await this.queue.enqueue('finalize', { workflowId });
+    } catch (error) {
+      // The rows are queued in the database; the reconciler enqueues them when the queue is back.
+      this.logger.warn(
+        { err: error, workflowId },
+        'could not enqueue jobs; the reconciler will retry',
+      );
+    }
+  }
+
+  /** Fails the workflow: cancels its unfinished steps, aborts calls in flight. */
+  failWorkflow(workflowId: string, error: ErrorBody): void {
+    this.tx.immediate(() => this.failWorkflowInTx(workflowId, error, nowIso()));
+    this.signals.notify(workflowId);
+    this.calls.cancelWorkflow(workflowId);
+  }
+
+  private failWorkflowInTx(workflowId: string, error: ErrorBody, now: string): void {
+    if (!this.workflows.transition(workflowId, 'failed', { error, finishedAt: now }, now)) return;
+    this.cancelOpenTasks(workflowId, now, 'the workflow failed');
+    this.event(workflowId, 'workflow.failed', error.message, now, { error });
+  }
+
+  /** Cancels every unfinished task of the workflow (inside a transaction). */
+  cancelOpenTasks(workflowId: string, now: string, why: string): void {
+    for (const task of this.tasks.listByWorkflow(workflowId)) {
+      if (task.status === 'completed' || task.status === 'failed' || task.status === 'cancelled')
+        continue;
+      if (!this.tasks.transition(task.id, 'cancelled', { finishedAt: now })) continue;
+      this.event(
+        workflowId,
+        'task.cancelled',
+        `${task.title} was cancelled: ${why}`,
+        now,
+        {
+          key: task.key,
+        },
+        task.id,
+      );
+    }
+  }
+
+  event(
+    workflowId: string,
+    type: EventType,
+    message: string,
+    now: string,
+    data?: Record<string, unknown>,
+    taskId?: string,
+  ): void {
+    this.workflows.insertEvent({
+      workflowId,
+      taskId: taskId ?? null,
+      type,
+      message,
+      data: data ?? null,
+      createdAt: now,
+    });
+  }
+
+  private onOrchestrationError(
+    workflowId: string,
+    error: unknown,
+    signal: AbortSignal,
+    phase: 'planning' | 'finalizing',
+  ): JobOutcome {
+    const reason = abortReasonOf(signal);
+    if (reason === 'cancelled') return;
+    if (reason === 'shutdown') {
+      this.logger.info({ workflowId, phase }, 'handed back at shutdown');
+      return;
+    }
+    const failure = toErrorBody(error);
+    this.logger.warn({ workflowId, phase, error: failure }, `${phase} failed`);
+    this.failWorkflow(workflowId, {
+      code: failure.code,
+      message: `${phase === 'planning' ? 'Planning' : 'The final review'} failed: ${failure.message}`,
+    });
+  }
+
+  /** One model call with the transient-error retries of TASK_MAX_ATTEMPTS (plan and finalize). */
+  private async callWithRetries<T>(
+    request: Omit<LlmRequest<T>, 'signal'>,
+    signal: AbortSignal,
+  ): Promise<LlmResponse<T>> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.llm.generate({ ...request, signal });
+      } catch (error) {
+        if (
+          !(error instanceof LlmError) ||
+          !error.retryable ||
+          attempt >= this.config.llm.maxAttempts
+        ) {
+          throw error;
+        }
+        const delayMs = backoffDelayMs(attempt, error, this.config.llm.retryBaseMs);
+        this.logger.info(
+          { workflowId: request.owner.workflowId, attempt, delayMs, code: error.code },
+          'retrying a model call',
+        );
+        await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw error;
+      }
+    }
+  }
+
+  /** Aborts the controller when the workflow leaves the given statuses (cancel from anywhere). */
+  private watchWorkflow(
+    workflowId: string,
+    statuses: readonly WorkflowRow['status'][],
+    controller: AbortController,
+  ): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      const current = this.workflows.findById(workflowId);
+      if (current === undefined || !statuses.includes(current.status)) {
+        controller.abort(new RunAbortedError('cancelled'));
+      }
+    }, CANCEL_POLL_MS);
+    timer.unref();
+    return timer;
+  }
+
+  private modelOf(agent: AgentRow): string {
+    return agent.model ?? this.config.llm.defaultModel;
+  }
+}
+
+export function toErrorBody(error: unknown): ErrorBody {
+  if (error instanceof LlmError) return { code: error.code, message: error.message };
+  return {
+    code: 'internal_error',
+    message: error instanceof Error ? error.message : 'an unexpected error occurred',
+  };
+}

@@ -1,0 +1,157 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { DRIZZLE, type Db } from '../database/database.tokens';
+import type { ErrorBody } from '../workflows/workflow.types';
+import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
+import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
+
+/** The only place that reads and writes the `tasks` table. */
+@Injectable()
+export class TasksRepository {
+  private readonly byId;
+  private readonly byWorkflow;
+  private readonly claimStmt;
+  private readonly completeStmt;
+
+  constructor(@Inject(DRIZZLE) private readonly db: Db) {
+    this.byId = db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.id, sql.placeholder('id')))
+      .prepare();
+    this.byWorkflow = db
+      .select()
+      .from(tasks)
+      .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
+      .orderBy(asc(tasks.position))
+      .prepare();
+    this.claimStmt = db
+      .update(tasks)
+      .set({
+        status: 'running',
+        runId: sql`${sql.placeholder('runId')}`,
+        attempts: sql`${tasks.attempts} + 1`,
+        startedAt: sql`${sql.placeholder('now')}`,
+        error: null,
+      })
+      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, ['queued', 'running'])))
+      .prepare();
+    this.completeStmt = db
+      .update(tasks)
+      .set({
+        status: 'completed',
+        output: sql`${sql.placeholder('output')}`,
+        finishedAt: sql`${sql.placeholder('now')}`,
+      })
+      .where(
+        and(
+          eq(tasks.id, sql.placeholder('id')),
+          eq(tasks.status, 'running'),
+          eq(tasks.runId, sql.placeholder('runId')),
+        ),
+      )
+      .prepare();
+  }
+
+  findById(id: string): TaskRow | undefined {
+    return this.byId.get({ id });
+  }
+
+  listByWorkflow(workflowId: string): TaskRow[] {
+    return this.byWorkflow.all({ workflowId });
+  }
+
+  listByAgentType(options: {
+    agentType: string;
+    status?: TaskStatus;
+    beforeId?: string;
+    limit: number;
+  }): TaskRow[] {
+    return this.db
+      .select()
+      .from(tasks)
+      .where(
+        and(
+          eq(tasks.agentType, options.agentType),
+          options.status === undefined ? undefined : eq(tasks.status, options.status),
+          options.beforeId === undefined ? undefined : lt(tasks.id, options.beforeId),
+        ),
+      )
+      .orderBy(desc(tasks.id))
+      .limit(options.limit)
+      .all();
+  }
+
+  /** Tasks in the given statuses across all workflows (for the reconciler). */
+  listInStatuses(statuses: TaskStatus[]): TaskRow[] {
+    return this.db.select().from(tasks).where(inArray(tasks.status, statuses)).all();
+  }
+
+  insertMany(rows: NewTaskRow[]): void {
+    if (rows.length > 0) this.db.insert(tasks).values(rows).run();
+  }
+
+  /**
+   * Starts a run: a queued task (or a running one whose previous run died — the queue delivers a
+   * job to one consumer at a time) becomes running under a new run id, attempts + 1.
+   */
+  claim(id: string, runId: string, now: string): boolean {
+    return this.claimStmt.run({ id, runId, now }).changes === 1;
+  }
+
+  /** Stores the output only for the current run of a running task: a stale run changes nothing. */
+  complete(id: string, runId: string, output: string, now: string): boolean {
+    return this.completeStmt.run({ id, runId, output, now }).changes === 1;
+  }
+
+  /**
+   * Moves one task to `to` when the status machine allows it from its current status; with
+   * `runId`, only if that run is the current one.
+   */
+  transition(
+    id: string,
+    to: TaskStatus,
+    patch: { error?: ErrorBody | null; finishedAt?: string | null; attemptsDelta?: number },
+    runId?: string,
+  ): boolean {
+    const from = taskFrom(to);
+    const result = this.db
+      .update(tasks)
+      .set({
+        status: to,
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+        ...(patch.finishedAt !== undefined ? { finishedAt: patch.finishedAt } : {}),
+        ...(patch.attemptsDelta !== undefined
+          ? { attempts: sql`max(0, ${tasks.attempts} + ${patch.attemptsDelta})` }
+          : {}),
+      })
+      .where(
+        and(
+          eq(tasks.id, id),
+          inArray(tasks.status, from),
+          runId === undefined ? undefined : eq(tasks.runId, runId),
+        ),
+      )
+      .run();
+    return result.changes === 1;
+  }
+
+  /** Puts a failed or cancelled task back to pending for a retry of its workflow. */
+  reset(id: string): boolean {
+    return (
+      this.db
+        .update(tasks)
+        .set({
+          status: 'pending',
+          attempts: 0,
+          error: null,
+          output: null,
+          runId: null,
+          startedAt: null,
+          finishedAt: null,
+        })
+        .where(and(eq(tasks.id, id), inArray(tasks.status, ['failed', 'cancelled'])))
+        .run().changes === 1
+    );
+  }
+}

@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import request from 'supertest';
+import { loadConfig } from '../../src/config/app-config';
+import {
+  openDatabase,
+  runMigrations,
+  type Connection,
+} from '../../src/modules/database/connection';
+import { startTestApp } from '../helpers/app';
+import { tempDir, testConfig } from '../helpers/config';
+
+const TABLES = ['agents', 'workflows', 'tasks', 'workflow_events', 'llm_calls'];
+
+describe('database', () => {
+  const dirs: string[] = [];
+  const open: Connection[] = [];
+
+  function connect(env: Record<string, string> = {}): Connection {
+    const dir = tempDir('broski-db-');
+    dirs.push(dir);
+    const config = loadConfig({ DATABASE_PATH: path.join(dir, 'broski.db'), ...env });
+    const connection = openDatabase(config.database);
+    open.push(connection);
+    return connection;
+  }
+
+  const tableNames = (c: Connection) =>
+    c.sqlite
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'",
+      )
+      .pluck()
+      .all();
+
+  afterAll(() => {
+    for (const c of open) if (c.sqlite.open) c.sqlite.close();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('opening', () => {
+    it('uses WAL, foreign keys, synchronous NORMAL and a busy timeout', () => {
+      const c = connect();
+      expect(c.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(c.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(c.sqlite.pragma('synchronous', { simple: true })).toBe(1);
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+    });
+
+    it('follows SQLITE_SYNCHRONOUS and SQLITE_BUSY_TIMEOUT_MS', () => {
+      const c = connect({ SQLITE_SYNCHRONOUS: 'FULL', SQLITE_BUSY_TIMEOUT_MS: '1234' });
+      expect(c.sqlite.pragma('synchronous', { simple: true })).toBe(2);
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(1234);
+    });
+
+    it('creates the directory of the database file', () => {
+      const dir = tempDir('broski-db-');
+      dirs.push(dir);
+      const file = path.join(dir, 'nested', 'deeper', 'broski.db');
+      const c = openDatabase(loadConfig({ DATABASE_PATH: file }).database);
+      open.push(c);
+      expect(fs.existsSync(file)).toBe(true);
+    });
+  });
+
+  describe('migrations', () => {
+    it('create all five tables', () => {
+      const c = connect();
+      expect(tableNames(c)).toEqual([]);
+      runMigrations(c);
+      expect(tableNames(c)).toEqual(expect.arrayContaining(TABLES));
+    });
+
+    it('are idempotent: running them twice changes nothing and keeps data', () => {
+      const c = connect();
+      runMigrations(c);
+      const schemaOf = () =>
+        c.sqlite.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY type, name').all();
+      const before = schemaOf();
+      c.sqlite
+        .prepare(
+          "INSERT INTO agents (id, type, name, system_prompt, created_at, updated_at) VALUES ('a1', 'probe', 'Probe', 'p', 'now', 'now')",
+        )
+        .run();
+      expect(() => runMigrations(c)).not.toThrow();
+      expect(() => runMigrations(c)).not.toThrow();
+      expect(schemaOf()).toEqual(before);
+      expect(c.sqlite.prepare('SELECT count(*) FROM agents').pluck().get()).toBe(1);
+    });
+
+    it('enforce foreign keys between tasks and workflows', () => {
+      const c = connect();
+      runMigrations(c);
+      const fks = c.sqlite.prepare("SELECT * FROM pragma_foreign_key_list('tasks')").all();
+      expect(JSON.stringify(fks)).toContain('workflows');
+      expect(c.sqlite.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
+    });
+  });
+
+  describe('persistence across restarts', () => {
+    it('keeps created agents and does not seed the built-ins twice', async () => {
+      const { dir, ...config } = testConfig();
+      dirs.push(dir);
+
+      const first = await startTestApp(config);
+      try {
+        await request(first.app.getHttpServer())
+          .post('/api/v1/agents')
+          .send({ type: 'survivor', name: 'Survivor 🦀', systemPrompt: 'Stay.' })
+          .expect(201);
+        await request(first.app.getHttpServer())
+          .patch('/api/v1/agents/researcher')
+          .send({ description: 'edited by an operator' })
+          .expect(200);
+      } finally {
+        await first.close();
+      }
+      // A clean shutdown folds the WAL back into the main file.
+      expect(fs.existsSync(config.database.path)).toBe(true);
+      expect(fs.statSync(`${config.database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0).toBe(
+        0,
+      );
+
+      const second = await startTestApp(config);
+      try {
+        const server = second.app.getHttpServer();
+        const survivor = await request(server).get('/api/v1/agents/survivor').expect(200);
+        expect(survivor.body).toMatchObject({ type: 'survivor', name: 'Survivor 🦀' });
+        // Seeding never overwrites an operator's edits to a built-in.
+        const researcher = await request(server).get('/api/v1/agents/researcher').expect(200);
+        expect(researcher.body).toMatchObject({ description: 'edited by an operator', version: 2 });
+
+        const list = await request(server).get('/api/v1/agents?limit=100').expect(200);
+        const types = (list.body as { items: Array<{ type: string }> }).items.map((a) => a.type);
+        expect(types).toHaveLength(8);
+        expect(new Set(types).size).toBe(8);
+        expect(types).toContain('survivor');
+      } finally {
+        await second.close();
+      }
+    });
+  });
+});
