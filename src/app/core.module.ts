@@ -6,6 +6,7 @@ import { AgentsModule } from '../modules/agents/agents.module';
 import { DatabaseModule } from '../modules/database/database.module';
 import { HealthModule } from '../modules/health/health.module';
 import { OrchestratorModule } from '../modules/orchestrator/orchestrator.module';
+import { QueueModule } from '../modules/queue/queue.module';
 
 /**
  * The shared core of every process (API, worker, CLI): configuration, logging, the database and
@@ -21,6 +22,7 @@ export class CoreModule {
         LoggingModule.forRoot(role),
         DatabaseModule,
         HealthModule,
+        QueueModule.forRoot(config),
         AgentsModule,
         OrchestratorModule,
       ],
@@ -29,6 +31,7 @@ export class CoreModule {
         LoggingModule,
         DatabaseModule,
         HealthModule,
+        QueueModule,
         AgentsModule,
         OrchestratorModule,
       ],

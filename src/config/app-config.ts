@@ -17,6 +17,11 @@ export interface AppConfig {
     queues: Array<'workflows' | 'tasks'>;
     shutdownGraceMs: number;
     reconcileIntervalMs: number;
+    lockMs: number;
+    jobAttempts: number;
+    keepCompleted: number;
+    keepFailed: number;
+    prefix: string;
   };
   llm: {
     defaultModel: string;
@@ -91,6 +96,11 @@ function toAppConfig(env: Env): AppConfig {
       queues: env.WORKER_QUEUES,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+      lockMs: env.QUEUE_LOCK_MS,
+      jobAttempts: env.QUEUE_JOB_ATTEMPTS,
+      keepCompleted: env.QUEUE_KEEP_COMPLETED,
+      keepFailed: env.QUEUE_KEEP_FAILED,
+      prefix: env.QUEUE_PREFIX,
     },
     llm: {
       defaultModel: env.DEFAULT_MODEL,

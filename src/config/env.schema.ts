@@ -63,6 +63,15 @@ export const envSchema = z.object({
     )
     .pipe(z.array(z.enum(['workflows', 'tasks'])).min(1, 'must name at least one queue')),
   SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+  QUEUE_LOCK_MS: int(30_000, 1000, 600_000),
+  QUEUE_JOB_ATTEMPTS: int(5, 1, 100),
+  QUEUE_KEEP_COMPLETED: int(1000, 0, 1_000_000),
+  QUEUE_KEEP_FAILED: int(5000, 0, 1_000_000),
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[\w:.-]{1,64}$/, 'must be 1–64 characters of letters, digits, ":", ".", "_" or "-"')
+    .default('broski'),
   RECONCILE_INTERVAL_MS: int(30_000, 0, 3_600_000),
   DEFAULT_MODEL: modelName.default('offline'),
   OFFLINE_LATENCY_MS: int(0, 0, 60_000),

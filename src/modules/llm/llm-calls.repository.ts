@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { asc, count, eq, sql } from 'drizzle-orm';
+import { asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import type { Usage } from '../workflows/workflow.types';
 import { llmCalls, type LlmCallRow, type NewLlmCallRow } from './llm-calls.table';
@@ -25,7 +25,7 @@ export class LlmCallsRepository {
   private readonly taskUsage;
   private readonly byWorkflow;
 
-  constructor(@Inject(DRIZZLE) db: Db) {
+  constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.insertCall = db
       .insert(llmCalls)
       .values({
@@ -102,6 +102,25 @@ export class LlmCallsRepository {
       if (row.taskId !== null) byTask.set(row.taskId, usage);
     }
     return { total, byTask };
+  }
+
+  /** Totals of several workflows in one query (for lists); absent ids have zero usage. */
+  usageTotalsByWorkflows(workflowIds: readonly string[]): Map<string, Usage> {
+    const result = new Map<string, Usage>(workflowIds.map((id) => [id, { ...ZERO_USAGE }]));
+    if (workflowIds.length === 0) return result;
+    const rows = this.db
+      .select({
+        workflowId: llmCalls.workflowId,
+        llmCalls: count(),
+        inputTokens: sql<number>`coalesce(sum(${llmCalls.inputTokens}), 0)`.mapWith(Number),
+        outputTokens: sql<number>`coalesce(sum(${llmCalls.outputTokens}), 0)`.mapWith(Number),
+      })
+      .from(llmCalls)
+      .where(inArray(llmCalls.workflowId, [...workflowIds]))
+      .groupBy(llmCalls.workflowId)
+      .all();
+    for (const { workflowId, ...usage } of rows) result.set(workflowId, usage);
+    return result;
   }
 
   usageByTask(taskId: string): Usage {

@@ -141,23 +141,20 @@ export class LlmService {
       const error = this.failure(caught, ref, request.signal, timeout);
       const latencyMs = elapsed();
       this.record(request, ref, latencyMs, usageOf(caught), error);
+      const fields = {
+        ...request.owner,
+        purpose: request.context.purpose,
+        provider: ref?.provider ?? null,
+        model: ref?.model ?? request.model,
+        latencyMs,
+        code: error.code,
+        retryable: error.retryable,
+        retryAfterMs: error.retryAfterMs,
+        error: error.message,
+      };
       // A cancelled call is routine; everything else deserves attention.
-      const log = error.code === 'aborted' ? this.logger.debug : this.logger.warn;
-      log.call(
-        this.logger,
-        {
-          ...request.owner,
-          purpose: request.context.purpose,
-          provider: ref?.provider ?? null,
-          model: ref?.model ?? request.model,
-          latencyMs,
-          code: error.code,
-          retryable: error.retryable,
-          retryAfterMs: error.retryAfterMs,
-          err: error.message,
-        },
-        'model call failed',
-      );
+      if (error.code === 'aborted') this.logger.debug(fields, 'model call aborted');
+      else this.logger.warn(fields, 'model call failed');
       throw error;
     }
   }

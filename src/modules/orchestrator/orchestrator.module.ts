@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
 import { LlmModule } from '../llm/llm.module';
-import { QueueModule } from '../queue/queue.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { WorkflowsModule } from '../workflows/workflows.module';
 import { EventStreamService } from './event-stream.service';
@@ -13,7 +12,7 @@ import { WorkflowSignals } from './workflow-signals';
 
 /** Planning, running and finalizing workflows; the user actions on them. */
 @Module({
-  imports: [AgentsModule, LlmModule, QueueModule, TasksModule, WorkflowsModule],
+  imports: [AgentsModule, LlmModule, TasksModule, WorkflowsModule],
   providers: [
     OrchestratorService,
     WorkflowEngine,
@@ -28,7 +27,6 @@ import { WorkflowSignals } from './workflow-signals';
     Reconciler,
     WorkflowSignals,
     EventStreamService,
-    QueueModule,
     WorkflowsModule,
     TasksModule,
   ],

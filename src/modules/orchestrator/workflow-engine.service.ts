@@ -556,7 +556,7 @@ export class WorkflowEngine {
     if (reason === 'cancelled') return;
     if (reason === 'shutdown') {
       this.logger.info({ workflowId, phase }, 'handed back at shutdown');
-      return;
+      return { retryInMs: 0 };
     }
     const failure = toErrorBody(error);
     this.logger.warn({ workflowId, phase, error: failure }, `${phase} failed`);

@@ -52,10 +52,11 @@ export class WorkflowsService {
       beforeId: decodeCursor(query.cursor),
       limit: query.limit + 1,
     });
+    const usage = this.llmCalls.usageTotalsByWorkflows(rows.slice(0, query.limit).map((r) => r.id));
     return toPage(
       rows,
       query.limit,
-      (row) => toWorkflow(row, this.llmCalls.usageByWorkflow(row.id).total),
+      (row) => toWorkflow(row, usage.get(row.id) ?? NO_USAGE),
       (row) => row.id,
     );
   }

@@ -80,6 +80,10 @@ describe('LlmService with the offline model', () => {
       outputTokens: 0,
     });
     expect(ctx.calls.usageByWorkflow('no-such-workflow').total.llmCalls).toBe(0);
+    const totals = ctx.calls.usageTotalsByWorkflows([workflowId, 'no-such-workflow']);
+    expect(totals.get(workflowId)).toEqual(usage.total);
+    expect(totals.get('no-such-workflow')?.llmCalls).toBe(0);
+    expect(ctx.calls.usageTotalsByWorkflows([]).size).toBe(0);
   });
 
   it('rejects an unknown provider with unknown_provider and records the failed call', async () => {

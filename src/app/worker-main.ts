@@ -1,0 +1,37 @@
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { ConfigError, loadConfigFromProcess, type AppConfig } from '../config/app-config';
+import { closeOnSignal } from './serve';
+import { exitOnStartupError } from './startup-error';
+import { WorkerModule } from './worker.module';
+
+/** Starts a queue worker: an application context without HTTP that consumes the queues. */
+export async function startWorker(config: AppConfig) {
+  if (config.queue.driver !== 'bullmq') {
+    throw new ConfigError([
+      {
+        variable: 'REDIS_URL',
+        message:
+          'must be set: a separate worker needs the BullMQ driver (with the inline driver, `broski serve` runs the workflows itself)',
+      },
+    ]);
+  }
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  await app.init();
+  return app;
+}
+
+/** `npm run worker` / `broski worker`: never rejects; failures exit non-zero with one clear line. */
+export async function runWorker(config?: AppConfig): Promise<void> {
+  try {
+    const resolved = config ?? loadConfigFromProcess();
+    const app = await startWorker(resolved);
+    closeOnSignal(app, resolved.queue.shutdownGraceMs + 15_000);
+  } catch (error) {
+    exitOnStartupError(error, 'the worker');
+  }
+}

@@ -1,0 +1,195 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { DelayedError, Worker, type Job, type Queue } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { JobQueue, type EnqueueOptions } from './job-queue';
+import {
+  isJobName,
+  JOBS,
+  jobIdOf,
+  QUEUE_NAMES,
+  type JobContext,
+  type JobHandlers,
+  type JobName,
+  type JobOutcome,
+  type JobPayload,
+  type QueueKey,
+} from './jobs';
+import { workerConnection } from './redis-connection';
+
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+/** Bound on one Redis command from the API, so a submission never hangs on a lost Redis. */
+const PRODUCER_TIMEOUT_MS = 2000;
+
+/**
+ * BullMQ 5.5x+ rejects custom ids with a single ':' (they collide with its repeatable-job keys),
+ * so on Redis the catalogue's `plan:<id>` is stored as `plan-<id>`: still deterministic.
+ */
+export function redisJobId(catalogueId: string): string {
+  return catalogueId.replace(/:/g, '-');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The BullMQ driver: queues `broski-workflows` and `broski-tasks` on Redis, deterministic job
+ * ids, bounded retention, retries with exponential backoff for unexpected errors, stalled-job
+ * recovery (a killed worker's job comes back after its lock expires). Workers can be any number
+ * of processes.
+ */
+@Injectable()
+export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
+  readonly driver = 'bullmq' as const;
+  private readonly workers: Worker[] = [];
+  private readonly shutdown = new AbortController();
+  private stopping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectQueue(QUEUE_NAMES.workflows) private readonly workflowsQueue: Queue,
+    @InjectQueue(QUEUE_NAMES.tasks) private readonly tasksQueue: Queue,
+    private readonly logger: PinoLogger,
+  ) {
+    super();
+    this.logger.setContext(BullmqJobQueue.name);
+    for (const queue of [workflowsQueue, tasksQueue]) {
+      queue.on('error', (error) =>
+        this.logger.warn({ err: error, queue: queue.name }, 'queue connection error'),
+      );
+    }
+  }
+
+  get consuming(): boolean {
+    return this.workers.length > 0 && !this.stopping;
+  }
+
+  queues(): Queue[] {
+    return [this.workflowsQueue, this.tasksQueue];
+  }
+
+  private queueOf(name: JobName): Queue {
+    return JOBS[name].queue === 'tasks' ? this.tasksQueue : this.workflowsQueue;
+  }
+
+  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options: EnqueueOptions = {}) {
+    const queue = this.queueOf(name);
+    const jobId = redisJobId(jobIdOf(name, payload));
+    await withTimeout(
+      (async () => {
+        // A finished job kept for the dashboard would block a new one with the same id.
+        const existing = await queue.getJob(jobId);
+        if (existing !== undefined) {
+          const state = await existing.getState();
+          if (LIVE_STATES.has(state)) return;
+          await existing.remove().catch(() => undefined);
+        }
+        await queue.add(name, payload, {
+          jobId,
+          delay: options.delayMs ?? 0,
+          attempts: this.config.queue.jobAttempts,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { count: this.config.queue.keepCompleted, age: 24 * 3600 },
+          removeOnFail: { count: this.config.queue.keepFailed, age: 7 * 24 * 3600 },
+        });
+      })(),
+      PRODUCER_TIMEOUT_MS,
+      `adding ${jobId}`,
+    );
+  }
+
+  async isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean> {
+    const job = await withTimeout(
+      this.queueOf(name).getJob(redisJobId(jobIdOf(name, payload))),
+      PRODUCER_TIMEOUT_MS,
+      'a job lookup',
+    );
+    if (job === undefined) return false;
+    return LIVE_STATES.has(await job.getState());
+  }
+
+  async consume(handlers: JobHandlers, queues: readonly QueueKey[]): Promise<void> {
+    const redisUrl = this.config.queue.redisUrl;
+    if (redisUrl === undefined) throw new Error('REDIS_URL is required by the BullMQ driver');
+    for (const key of queues) {
+      const worker = new Worker(
+        QUEUE_NAMES[key],
+        (job, token) => this.process(handlers, job, token),
+        {
+          connection: workerConnection(redisUrl),
+          prefix: this.config.queue.prefix,
+          concurrency: this.config.queue.concurrency,
+          lockDuration: this.config.queue.lockMs,
+          stalledInterval: Math.max(1000, Math.floor(this.config.queue.lockMs / 2)),
+          maxStalledCount: 5,
+          autorun: true,
+        },
+      );
+      worker.on('error', (error) =>
+        this.logger.warn({ err: error, queue: QUEUE_NAMES[key] }, 'worker connection error'),
+      );
+      worker.on('failed', (job, error) =>
+        this.logger.warn(
+          { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade },
+          'job attempt failed',
+        ),
+      );
+      worker.on('stalled', (jobId) => this.logger.warn({ jobId }, 'stalled job recovered'));
+      this.workers.push(worker);
+    }
+  }
+
+  private async process(handlers: JobHandlers, job: Job, token: string | undefined): Promise<void> {
+    if (!isJobName(job.name)) throw new Error(`unknown job ${job.name}`);
+    const context: JobContext = { jobId: job.id ?? '', shutdownSignal: this.shutdown.signal };
+    const outcome = await this.dispatch(handlers, job.name, job.data, context);
+    if (outcome !== undefined) {
+      // The handler asked for a later run (Retry-After, backoff, hand-back at shutdown).
+      await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  private dispatch(
+    handlers: JobHandlers,
+    name: JobName,
+    data: unknown,
+    context: JobContext,
+  ): Promise<JobOutcome> {
+    switch (name) {
+      case 'plan':
+        return handlers.plan(JOBS.plan.payload.parse(data), context);
+      case 'task':
+        return handlers.task(JOBS.task.payload.parse(data), context);
+      case 'finalize':
+        return handlers.finalize(JOBS.finalize.payload.parse(data), context);
+    }
+  }
+
+  /** Stops taking jobs; running ones get `graceMs`, then are aborted and handed back. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const closing = Promise.all(this.workers.map((w) => w.close()));
+    const closedInTime = await Promise.race([
+      closing.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
+    ]);
+    if (!closedInTime) {
+      this.logger.warn('grace period over: aborting running jobs and handing them back');
+      this.shutdown.abort(new Error('shutdown'));
+      await closing;
+    }
+  }
+
+  /** Queues close after the workers (Nest closes the queue connections itself). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop(this.config.queue.shutdownGraceMs);
+  }
+}
