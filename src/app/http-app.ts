@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
+import { mountQueueDashboard } from '../modules/queue/queue-dashboard';
 import { ApiModule } from './api.module';
 
 const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
@@ -33,6 +34,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
     bufferLogs: true,
+    abortOnError: false,
     // Fastify's own JSON parser only: no form or text bodies (they answer 415).
     bodyParser: false,
   });
@@ -48,6 +50,10 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   fastify.removeContentTypeParser(['text/plain']);
   // Versioned routes live under /api/v<N>; health, metrics and docs are version-neutral.
   app.enableVersioning({ type: VersioningType.URI, prefix: 'api/v' });
+
+  if (config.queue.driver === 'bullmq') {
+    await mountQueueDashboard(fastify, app);
+  }
 
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {

@@ -18,6 +18,7 @@ export async function startWorker(config: AppConfig) {
   }
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
     bufferLogs: true,
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   app.flushLogs();

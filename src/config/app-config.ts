@@ -34,7 +34,7 @@ export interface AppConfig {
   };
   log: { level: Env['LOG_LEVEL']; pretty: boolean; file: string | undefined };
   backup: { onShutdown: boolean; dir: string; keep: number };
-  cli: { apiUrl: string | undefined };
+  cli: { apiUrl: string | undefined; apiKey: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -123,7 +123,7 @@ function toAppConfig(env: Env): AppConfig {
       dir: path.resolve(env.BACKUP_DIR),
       keep: env.BACKUP_KEEP,
     },
-    cli: { apiUrl: env.BROSKI_API_URL },
+    cli: { apiUrl: env.BROSKI_API_URL, apiKey: env.BROSKI_API_KEY },
   };
 }
 

@@ -91,6 +91,7 @@ export const envSchema = z.object({
   BACKUP_KEEP: int(10, 1, 1000),
   RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
   BROSKI_API_URL: optionalUrl,
+  BROSKI_API_KEY: optionalText,
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -39,6 +39,6 @@ export async function callLanguageModel<T>(
     });
     return { text: result.text, object: result.output, usage: toUsage(result.totalUsage) };
   }
-  const result = await generateText(settings);
+  const result: { text: string; totalUsage: LanguageModelUsage } = await generateText(settings);
   return { text: result.text, object: undefined, usage: toUsage(result.totalUsage) };
 }

@@ -260,9 +260,12 @@ export function hashSubmission(input: SubmitWorkflowInput): string {
 }
 
 function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    const items: readonly unknown[] = value;
+    return `[${items.map(canonicalJson).join(',')}]`;
+  }
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value)
+    return `{${Object.entries<unknown>({ ...value })
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)

@@ -54,5 +54,8 @@ export class RunningCalls {
 
 export function abortReasonOf(signal: AbortSignal): AbortReason | undefined {
   if (!signal.aborted) return undefined;
-  return signal.reason instanceof RunAbortedError ? signal.reason.reason : 'cancelled';
+  // AbortSignal.reason is typed `any` by the DOM typings.
+  // type-coverage:ignore-next-line
+  const reason: unknown = signal.reason;
+  return reason instanceof RunAbortedError ? reason.reason : 'cancelled';
 }

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { DelayedError, Worker, type Job, type Queue } from 'bullmq';
+import { DelayedError, Worker, type JobsOptions } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobQueue, type EnqueueOptions } from './job-queue';
@@ -18,9 +18,34 @@ import {
 } from './jobs';
 import { workerConnection } from './redis-connection';
 
+/**
+ * The parts of BullMQ's Job, Queue and Worker this driver uses. BullMQ's own classes default
+ * their data types to `any`; going through these keeps job data `unknown` until the catalogue's
+ * schema has parsed it.
+ */
+export interface JobHandle {
+  id?: string;
+  name: string;
+  data: unknown;
+  getState(): Promise<string>;
+  remove(): Promise<void>;
+  moveToDelayed(timestamp: number, token?: string): Promise<void>;
+}
+
+export interface QueueHandle {
+  readonly name: string;
+  getJob(id: string): Promise<JobHandle | undefined>;
+  add(name: string, data: unknown, options: JobsOptions): Promise<unknown>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+interface WorkerHandle {
+  close(): Promise<void>;
+}
+
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 /** Bound on one Redis command from the API, so a submission never hangs on a lost Redis. */
-const PRODUCER_TIMEOUT_MS = 2000;
+const PRODUCER_TIMEOUT_MS = 1000;
 
 /**
  * BullMQ 5.5x+ rejects custom ids with a single ':' (they collide with its repeatable-job keys),
@@ -47,14 +72,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 @Injectable()
 export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
   readonly driver = 'bullmq' as const;
-  private readonly workers: Worker[] = [];
+  private readonly workers: WorkerHandle[] = [];
   private readonly shutdown = new AbortController();
   private stopping = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectQueue(QUEUE_NAMES.workflows) private readonly workflowsQueue: Queue,
-    @InjectQueue(QUEUE_NAMES.tasks) private readonly tasksQueue: Queue,
+    @InjectQueue(QUEUE_NAMES.workflows) private readonly workflowsQueue: QueueHandle,
+    @InjectQueue(QUEUE_NAMES.tasks) private readonly tasksQueue: QueueHandle,
     private readonly logger: PinoLogger,
   ) {
     super();
@@ -70,11 +95,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     return this.workers.length > 0 && !this.stopping;
   }
 
-  queues(): Queue[] {
-    return [this.workflowsQueue, this.tasksQueue];
-  }
-
-  private queueOf(name: JobName): Queue {
+  private queueOf(name: JobName): QueueHandle {
     return JOBS[name].queue === 'tasks' ? this.tasksQueue : this.workflowsQueue;
   }
 
@@ -120,7 +141,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     for (const key of queues) {
       const worker = new Worker(
         QUEUE_NAMES[key],
-        (job, token) => this.process(handlers, job, token),
+        (job: JobHandle, token?: string) => this.process(handlers, job, token),
         {
           connection: workerConnection(redisUrl),
           prefix: this.config.queue.prefix,
@@ -134,18 +155,19 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
       worker.on('error', (error) =>
         this.logger.warn({ err: error, queue: QUEUE_NAMES[key] }, 'worker connection error'),
       );
-      worker.on('failed', (job, error) =>
-        this.logger.warn(
-          { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade },
-          'job attempt failed',
-        ),
+      worker.on('failed', (job: JobHandle | undefined, error: Error) =>
+        this.logger.warn({ err: error, jobId: job?.id }, 'job attempt failed'),
       );
-      worker.on('stalled', (jobId) => this.logger.warn({ jobId }, 'stalled job recovered'));
+      worker.on('stalled', (jobId: string) => this.logger.warn({ jobId }, 'stalled job recovered'));
       this.workers.push(worker);
     }
   }
 
-  private async process(handlers: JobHandlers, job: Job, token: string | undefined): Promise<void> {
+  private async process(
+    handlers: JobHandlers,
+    job: JobHandle,
+    token: string | undefined,
+  ): Promise<void> {
     if (!isJobName(job.name)) throw new Error(`unknown job ${job.name}`);
     const context: JobContext = { jobId: job.id ?? '', shutdownSignal: this.shutdown.signal };
     const outcome = await this.dispatch(handlers, job.name, job.data, context);

@@ -38,7 +38,7 @@ export function jobIdOf<N extends JobName>(name: N, payload: JobPayload<N>): str
 }
 
 export function isJobName(value: string): value is JobName {
-  return Object.prototype.hasOwnProperty.call(JOBS, value);
+  return Object.hasOwn(JOBS, value);
 }
 
 /** A handler asks for a later re-run by returning `{retryInMs}` (e.g. a model's Retry-After). */

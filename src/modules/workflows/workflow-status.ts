@@ -61,18 +61,22 @@ export function isTerminalTask(status: TaskStatus): boolean {
   return TERMINAL_TASK_STATUSES.includes(status);
 }
 
-function sourcesOf<S extends string>(machine: Record<S, readonly S[]>, to: S): S[] {
-  return (Object.keys(machine) as S[]).filter((from) => machine[from].includes(to));
+function sourcesOf<S extends string>(
+  all: readonly S[],
+  machine: Record<S, readonly S[]>,
+  to: S,
+): S[] {
+  return all.filter((from) => machine[from].includes(to));
 }
 
 /** The statuses from which a workflow may move to `to`. */
 export function workflowFrom(to: WorkflowStatus): WorkflowStatus[] {
-  return sourcesOf(WORKFLOW_TRANSITIONS, to);
+  return sourcesOf(WORKFLOW_STATUSES, WORKFLOW_TRANSITIONS, to);
 }
 
 /** The statuses from which a task may move to `to`. */
 export function taskFrom(to: TaskStatus): TaskStatus[] {
-  return sourcesOf(TASK_TRANSITIONS, to);
+  return sourcesOf(TASK_STATUSES, TASK_TRANSITIONS, to);
 }
 
 export function canMoveWorkflow(from: WorkflowStatus, to: WorkflowStatus): boolean {

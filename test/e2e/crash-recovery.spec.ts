@@ -1,0 +1,273 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { tempDir } from '../helpers/config';
+import {
+  eventSchema,
+  workflowDetailSchema,
+  workflowSchema,
+  type WorkflowDetail,
+  type WorkflowEvent,
+} from '../../src/modules/workflows/workflows.contract';
+
+/**
+ * SIGKILL of the real server (`node dist/main.js`) in the middle of a step, then a restart on the
+ * same database: nothing accepted is lost, every workflow completes, no step completes twice.
+ * `npm test` builds first (pretest); this file builds too when dist/main.js is missing.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const MAIN = path.join(ROOT, 'dist', 'main.js');
+/** Every wait of this file is bounded by this. */
+const WAIT_MS = 20_000;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Server {
+  proc: ChildProcess;
+  port: number;
+  base: string;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<Exit>;
+}
+
+const children: Server[] = [];
+let dir: string | undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** `node dist/main.js` with only the environment given (nothing inherited but PATH). */
+function startServer(cwd: string, port: number, env: Record<string, string>): Server {
+  const proc = spawn(process.execPath, [MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<Exit>((resolve) => {
+    proc.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  // A child never outlives its test for long, whatever happens.
+  const guard = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+  void exited.then(() => clearTimeout(guard));
+  const server: Server = {
+    proc,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+  };
+  children.push(server);
+  return server;
+}
+
+function isRunning(server: Server): boolean {
+  return server.proc.exitCode === null && server.proc.signalCode === null;
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function pause(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntilLive(server: Server): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    if (!isRunning(server)) throw new Error(`the server exited early; stderr: ${server.stderr()}`);
+    try {
+      const res = await fetch(`${server.base}/health/live`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await pause(50);
+  }
+  throw new Error(`/health/live never answered 200; stderr: ${server.stderr()}`);
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
+  return res.json();
+}
+
+const eventPage = z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() });
+const workflowPage = z.object({
+  items: z.array(workflowSchema),
+  nextCursor: z.string().nullable(),
+});
+
+async function eventsOf(server: Server, id: string): Promise<WorkflowEvent[]> {
+  return eventPage.parse(await getJson(`${server.base}/api/v1/workflows/${id}/events?limit=1000`))
+    .items;
+}
+
+async function workflowOf(server: Server, id: string): Promise<WorkflowDetail> {
+  return workflowDetailSchema.parse(await getJson(`${server.base}/api/v1/workflows/${id}`));
+}
+
+/** Every stdout line is one JSON log object. */
+function logLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      try {
+        return z.record(z.string(), z.unknown()).parse(JSON.parse(line));
+      } catch {
+        throw new Error(`stdout line is not a JSON object: ${line}`);
+      }
+    });
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(MAIN)) {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+  }
+  dir = tempDir('broski-crash-');
+}, 130_000);
+
+afterAll(async () => {
+  for (const child of children) {
+    if (isRunning(child)) {
+      child.proc.kill('SIGKILL');
+      await child.exited;
+    }
+  }
+  if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SIGKILL during a step and a restart on the same database', () => {
+  it('loses nothing accepted, completes every workflow, and completes no step twice', async () => {
+    const cwd = dir ?? tempDir('broski-crash-');
+    const env = {
+      DATABASE_PATH: path.join(cwd, 'data', 'broski.db'),
+      BACKUP_DIR: path.join(cwd, 'backups'),
+      QUEUE_DRIVER: 'inline',
+      OFFLINE_LATENCY_MS: '800',
+      LOG_LEVEL: 'info',
+    };
+
+    // ---- the first process: accept three workflows, die in the middle of a step
+    const first = startServer(cwd, await freePort(), env);
+    await waitUntilLive(first);
+    const ids: string[] = [];
+    for (let i = 1; i <= 3; i += 1) {
+      const res = await fetch(`${first.base}/api/v1/workflows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          request: `Research, design and build a landing page for bakery number ${i}`,
+        }),
+      });
+      expect(res.status).toBe(202);
+      ids.push(workflowSchema.parse(await res.json()).id);
+    }
+
+    // Steps that started and had not completed when the process died.
+    let inFlight: string[] = [];
+    const deadline = Date.now() + WAIT_MS;
+    while (inFlight.length === 0) {
+      if (Date.now() > deadline) throw new Error('no step ever started');
+      for (const id of ids) {
+        const events = await eventsOf(first, id);
+        const completed = events.filter((e) => e.type === 'task.completed');
+        const started = events.filter((e) => e.type === 'task.started');
+        if (started.length > 0 && completed.length === 0) {
+          inFlight = started.map((e) => e.taskId ?? '');
+          break;
+        }
+      }
+      if (inFlight.length === 0) await pause(20);
+    }
+    first.proc.kill('SIGKILL');
+    const died = await within(first.exited, WAIT_MS, 'the first process to die');
+    expect(died.signal).toBe('SIGKILL');
+
+    // ---- the second process on the same database picks the work up
+    const second = startServer(cwd, await freePort(), env);
+    await waitUntilLive(second);
+
+    const finished: WorkflowDetail[] = [];
+    for (const id of ids) {
+      const end = Date.now() + WAIT_MS;
+      for (;;) {
+        const workflow = await workflowOf(second, id);
+        if (['completed', 'failed', 'cancelled'].includes(workflow.status)) {
+          finished.push(workflow);
+          break;
+        }
+        if (Date.now() > end) throw new Error(`workflow ${id} is still ${workflow.status}`);
+        await pause(100);
+      }
+    }
+
+    // Every accepted workflow is still there, and completed.
+    const listed = workflowPage.parse(await getJson(`${second.base}/api/v1/workflows?limit=100`));
+    expect(listed.items.map((w) => w.id).sort()).toEqual([...ids].sort());
+    expect(finished.map((w) => w.status)).toEqual(['completed', 'completed', 'completed']);
+
+    let rerun = 0;
+    for (const workflow of finished) {
+      expect(workflow.tasks.length).toBeGreaterThan(0);
+      expect(Object.keys(workflow.result?.outputs ?? {}).sort()).toEqual(
+        workflow.tasks.map((t) => t.key).sort(),
+      );
+      const events = await eventsOf(second, workflow.id);
+      for (const task of workflow.tasks) {
+        expect(task.status).toBe('completed');
+        // No step completed twice.
+        const own = events.filter((e) => e.taskId === task.id);
+        expect(own.filter((e) => e.type === 'task.completed')).toHaveLength(1);
+        expect(own[own.length - 1]?.type).toBe('task.completed');
+        if (inFlight.includes(task.id)) {
+          // The interrupted run never completed; the step ran again after the restart.
+          expect(own.filter((e) => e.type === 'task.started').length).toBeGreaterThanOrEqual(2);
+          rerun += 1;
+        }
+      }
+      expect(events.filter((e) => e.type === 'workflow.completed')).toHaveLength(1);
+      expect(events[events.length - 1]?.type).toBe('workflow.completed');
+    }
+    expect(rerun).toBe(inFlight.length);
+
+    // The restarted process resumed the work and logged no error.
+    const lines = logLines(second.stdout());
+    expect(lines.some((l) => l.msg === 'reconciler re-enqueued unfinished work')).toBe(true);
+    const errors = lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+    expect(errors).toEqual([]);
+    expect(second.stderr()).toBe('');
+  }, 60_000);
+});

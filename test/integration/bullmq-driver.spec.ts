@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
+import { startTestApp, type TestApp } from '../helpers/app';
+import { testConfig } from '../helpers/config';
+import { api, submit, waitForStatus } from '../helpers/http';
+import { startWorker } from '../../src/app/worker-main';
+import { ConfigError } from '../../src/config/app-config';
+import { bullmqQueues } from '../../src/modules/queue/queue-dashboard';
+import { JobQueue } from '../../src/modules/queue/job-queue';
+
+// Uses the machine's real Redis (127.0.0.1:6379); every run has its own key prefix.
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('BullMQ driver on the real Redis', () => {
+  let t: TestApp;
+  const prefix = `broski-test-${randomUUID()}`;
+
+  beforeAll(async () => {
+    t = await startTestApp(
+      testConfig({
+        REDIS_URL,
+        QUEUE_DRIVER: 'bullmq',
+        QUEUE_PREFIX: prefix,
+        RECONCILE_INTERVAL_MS: '0',
+        WORKER_CONCURRENCY: '4',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    if (t !== undefined) {
+      const queues = bullmqQueues(t.app);
+      for (const queue of queues) await queue.obliterate({ force: true });
+      await t.close();
+    }
+  });
+
+  it('runs a workflow through Redis with the API consuming its own queues', async () => {
+    expect(t.app.get(JobQueue).driver).toBe('bullmq');
+    const workflow = await submit(t.app, {
+      request: 'Research, design and build a landing page for a bakery',
+    });
+    const done = await waitForStatus(t.app, workflow.id, ['completed', 'failed'], 20_000);
+    expect(done.status).toBe('completed');
+    expect(done.tasks.every((task) => task.status === 'completed' && task.attempts === 1)).toBe(
+      true,
+    );
+  });
+
+  it('reports Redis in readiness', async () => {
+    const response = await api(t.app).get('/health/ready').expect(200);
+    expect(response.body.details.redis.status).toBe('up');
+  });
+
+  it('keeps one job per deterministic id and knows which jobs are live', async () => {
+    const queue = t.app.get(JobQueue);
+    const workflowId = randomUUID();
+    // No handler can find this workflow: the job runs, does nothing and completes.
+    await queue.enqueue('finalize', { workflowId }, { delayMs: 60_000 });
+    await queue.enqueue('finalize', { workflowId }, { delayMs: 60_000 });
+    expect(await queue.isLive('finalize', { workflowId })).toBe(true);
+    const [workflows] = bullmqQueues(t.app);
+    const delayed = await workflows!.getDelayed();
+    expect(delayed.filter((job) => job.id === `finalize-${workflowId}`)).toHaveLength(1);
+    expect(await queue.isLive('plan', { workflowId })).toBe(false);
+  });
+
+  it('serves the queue dashboard', async () => {
+    const response = await api(t.app).get('/admin/queues/api/queues').expect(200);
+    const names = (response.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
+    expect(names).toEqual(['broski-tasks', 'broski-workflows']);
+  });
+});
+
+describe('BullMQ driver with Redis unreachable', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const port = await closedPort();
+    t = await startTestApp(
+      testConfig({
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        QUEUE_DRIVER: 'bullmq',
+        RUN_WORKERS: 'false',
+        RECONCILE_INTERVAL_MS: '0',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers readiness 503 while liveness stays 200', async () => {
+    await api(t.app).get('/health/live').expect(200);
+    const ready = await api(t.app).get('/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.redis.status).toBe('down');
+  });
+
+  it('accepts a submission quickly and keeps it for the reconciler', async () => {
+    const started = Date.now();
+    const response = await api(t.app).post('/api/v1/workflows').send({ request: 'Write a poem' });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(response.status).toBe(202);
+    const stored = await api(t.app).get(`/api/v1/workflows/${response.body.id}`).expect(200);
+    expect(stored.body.status).toBe('pending');
+  });
+});
+
+describe('worker process', () => {
+  it('refuses to start without Redis, naming REDIS_URL', async () => {
+    const config = testConfig();
+    await expect(startWorker(config)).rejects.toThrow(ConfigError);
+    await expect(startWorker(config)).rejects.toThrow(/REDIS_URL/);
+  });
+});
