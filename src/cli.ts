@@ -4,21 +4,30 @@ import { CommandFactory } from 'nest-commander';
 import { exitOnStartupError } from './app/startup-error';
 import { CliModule } from './app/cli.module';
 import { packageVersion } from './common/paths';
+import { CliProgram, exitOnCommandError, exitOnCommanderError } from './modules/cli/cli-program';
 
-/** The `broski` command. */
+/**
+ * The `broski` command. Exit codes: 0 done, 1 the workflow failed or was cancelled, 2 usage,
+ * validation or configuration error, 3 the server cannot be reached, 130 detached with Ctrl-C.
+ */
 async function main(): Promise<void> {
-  await CommandFactory.run(CliModule, {
+  let cli: CliProgram | undefined;
+  const app = await CommandFactory.createWithoutRunning(CliModule, {
     logger: false,
     cliName: 'broski',
     version: packageVersion(),
-    errorHandler: (error) => {
-      // commander's own exits (--help, --version, usage errors) arrive here with their exit code.
-      const exitCode =
-        'exitCode' in error && typeof error.exitCode === 'number' ? error.exitCode : 2;
-      process.exit(exitCode === 1 ? 2 : exitCode);
-    },
-    serviceErrorHandler: (error) => exitOnStartupError(error, 'broski'),
+    errorHandler: exitOnCommanderError,
+    serviceErrorHandler: (error) =>
+      exitOnCommandError(error, cli?.verbose ?? process.argv.includes('--verbose')),
   });
+  const program = app.get(CliProgram);
+  cli = program;
+  program.configure();
+  await CommandFactory.runApplication(app);
+  await app.close();
+  // Commands close what they opened; exiting here also ends idle keep-alive sockets at once.
+  // (`serve` and `worker` never get here: they run until a signal.)
+  process.exit(process.exitCode ?? 0);
 }
 
 main().catch((error: unknown) => exitOnStartupError(error, 'broski'));

@@ -1,9 +1,53 @@
 import { Module } from '@nestjs/common';
+import { CliProgram } from '../modules/cli/cli-program';
+import {
+  AgentsCommand,
+  AgentsCreateCommand,
+  AgentsDisableCommand,
+  AgentsListCommand,
+  AgentsShowCommand,
+  AgentsUpdateCommand,
+} from '../modules/cli/commands/agents.command';
+import { DbBackupCommand, DbCommand, DbMigrateCommand } from '../modules/cli/commands/db.command';
+import { RunCommand } from '../modules/cli/commands/run.command';
 import { ServeCommand } from '../modules/cli/commands/serve.command';
+import {
+  WorkflowsApproveCommand,
+  WorkflowsCancelCommand,
+  WorkflowsCommand,
+  WorkflowsEventsCommand,
+  WorkflowsListCommand,
+  WorkflowsRejectCommand,
+  WorkflowsRetryCommand,
+  WorkflowsShowCommand,
+} from '../modules/cli/commands/workflows.command';
 
 /**
  * Root of the CLI. It stays light so `broski --help` is fast: commands that need the core
- * (database, services) build it when they run.
+ * (database, services) build it when they run (see CliSession.connect).
  */
-@Module({ providers: [ServeCommand] })
+@Module({
+  providers: [
+    CliProgram,
+    RunCommand,
+    WorkflowsCommand,
+    WorkflowsListCommand,
+    WorkflowsShowCommand,
+    WorkflowsEventsCommand,
+    WorkflowsCancelCommand,
+    WorkflowsApproveCommand,
+    WorkflowsRejectCommand,
+    WorkflowsRetryCommand,
+    AgentsCommand,
+    AgentsListCommand,
+    AgentsShowCommand,
+    AgentsCreateCommand,
+    AgentsUpdateCommand,
+    AgentsDisableCommand,
+    ServeCommand,
+    DbCommand,
+    DbMigrateCommand,
+    DbBackupCommand,
+  ],
+})
 export class CliModule {}

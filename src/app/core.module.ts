@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { LoggingModule, type ProcessRole } from '../common/logging/logging.module';
+import { AccessModule } from '../modules/access/access.module';
 import { AgentsModule } from '../modules/agents/agents.module';
 import { DatabaseModule } from '../modules/database/database.module';
 import { HealthModule } from '../modules/health/health.module';
@@ -25,6 +26,7 @@ export class CoreModule {
         QueueModule.forRoot(config),
         AgentsModule,
         OrchestratorModule,
+        AccessModule,
       ],
       exports: [
         ConfigModule,
@@ -34,6 +36,7 @@ export class CoreModule {
         QueueModule,
         AgentsModule,
         OrchestratorModule,
+        AccessModule,
       ],
     };
   }

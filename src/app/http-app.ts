@@ -7,6 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
+import helmet from '@fastify/helmet';
+import { registerAccessControl } from '../modules/access/access.hook';
+import { ApiKeysService } from '../modules/access/api-keys.service';
+import { registerRateLimit } from '../common/http/rate-limit';
 import { mountQueueDashboard } from '../modules/queue/queue-dashboard';
 import { ApiModule } from './api.module';
 
@@ -31,6 +35,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     genReqId: requestIdFor,
     trustProxy: false,
     return503OnClosing: true,
+    requestTimeout: config.http.requestTimeoutMs,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
     bufferLogs: true,
@@ -45,6 +50,20 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // Security headers; the API serves JSON only, and /docs needs its inline scripts, so no CSP.
+  await fastify.register(helmet, {
+    contentSecurityPolicy: false,
+    crossOriginEmbedderPolicy: false,
+  });
+  if (config.http.corsOrigins.length > 0) {
+    app.enableCors({
+      origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
+      exposedHeaders: ['x-request-id', 'location', 'retry-after'],
+    });
+  }
+  const keys = app.get(ApiKeysService);
+  registerAccessControl(fastify, keys, config.http.host);
+  await registerRateLimit(fastify, config.http.rateLimitPerMinute);
 
   // Only JSON bodies are accepted: anything else answers 415.
   fastify.removeContentTypeParser(['text/plain']);

@@ -1,41 +1,64 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { loadConfigFromProcess, type AppConfig } from '../config/app-config';
+import { ConfigError, loadConfigFromProcess, type AppConfig } from '../config/app-config';
+import { isLoopbackHost } from '../modules/access/access.hook';
+import { ApiKeysService } from '../modules/access/api-keys.service';
+import { LifecycleState } from '../modules/health/lifecycle.state';
 import { createHttpApp } from './http-app';
+import { installProcessGuards } from './process-guards';
 import { exitOnStartupError } from './startup-error';
 
-/** Starts the API server (not yet handling signals: see runUntilSignal). */
+/**
+ * Starts the API server. Refuses a non-loopback address while no API key exists: an open API
+ * on the network would let anyone run workflows.
+ */
 export async function startServer(config: AppConfig) {
   const app = await createHttpApp(config);
+  if (!isLoopbackHost(config.http.host) && !app.get(ApiKeysService).anyActive()) {
+    await app.close();
+    throw new ConfigError([
+      {
+        variable: 'HOST',
+        message: `is ${config.http.host}, not a loopback address, and no API key exists: create one first with \`broski keys create --name <name>\` (or listen on 127.0.0.1)`,
+      },
+    ]);
+  }
   await app.listen({ host: config.http.host, port: config.http.port });
   return app;
 }
 
 /**
- * Closes the application on SIGTERM or SIGINT (readiness goes 503, requests in flight and
- * workers drain, hooks run) and exits 0; a second signal or a stuck shutdown exits 1.
+ * Graceful shutdown on SIGTERM or SIGINT: readiness turns 503 at once, then the application
+ * closes (workers drain, requests in flight and live streams end, the backup is written) and the
+ * process exits 0; a second signal or a shutdown past `boundMs` exits 1.
  */
-export function closeOnSignal(app: INestApplicationContext, boundMs: number): void {
+export function closeOnSignal(
+  app: INestApplicationContext,
+  boundMs: number,
+): (code: number) => void {
   let closing = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const shutdown = (exitCode: number, signal?: string) => {
     if (closing) {
-      process.exit(1);
+      if (signal !== undefined) process.exit(1);
+      return;
     }
     closing = true;
+    app.get(LifecycleState, { strict: false }).startDraining();
     const timer = setTimeout(() => {
-      process.stderr.write(`broski: shutdown after ${signal} took longer than ${boundMs} ms\n`);
+      process.stderr.write(`broski: shutdown took longer than ${boundMs} ms\n`);
       process.exit(1);
     }, boundMs);
     timer.unref();
     app.close().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (error: unknown) => {
         process.stderr.write(`broski: shutdown failed: ${String(error)}\n`);
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
+  process.on('SIGINT', () => shutdown(0, 'SIGINT'));
+  return shutdown;
 }
 
 /** `npm start` / `broski serve`: never rejects; a start-up failure exits non-zero with one clear line. */
@@ -43,7 +66,8 @@ export async function runServe(config?: AppConfig): Promise<void> {
   try {
     const resolved = config ?? loadConfigFromProcess();
     const app = await startServer(resolved);
-    closeOnSignal(app, resolved.queue.shutdownGraceMs + 15_000);
+    const shutdown = closeOnSignal(app, resolved.queue.shutdownGraceMs + 15_000);
+    installProcessGuards(app, shutdown);
   } catch (error) {
     exitOnStartupError(error, 'the API server');
   }

@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfigFromProcess, type AppConfig } from '../config/app-config';
+import { installProcessGuards } from './process-guards';
 import { closeOnSignal } from './serve';
 import { exitOnStartupError } from './startup-error';
 import { WorkerModule } from './worker.module';
@@ -31,7 +32,8 @@ export async function runWorker(config?: AppConfig): Promise<void> {
   try {
     const resolved = config ?? loadConfigFromProcess();
     const app = await startWorker(resolved);
-    closeOnSignal(app, resolved.queue.shutdownGraceMs + 15_000);
+    const shutdown = closeOnSignal(app, resolved.queue.shutdownGraceMs + 15_000);
+    installProcessGuards(app, shutdown);
   } catch (error) {
     exitOnStartupError(error, 'the worker');
   }

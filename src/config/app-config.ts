@@ -7,7 +7,14 @@ export type QueueDriverName = 'inline' | 'bullmq';
 /** The typed, nested configuration every module receives by injection (token APP_CONFIG). */
 export interface AppConfig {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; bodyLimitBytes: number; rateLimitPerMinute: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    rateLimitPerMinute: number;
+    requestTimeoutMs: number;
+    corsOrigins: string[];
+  };
   database: { path: string; synchronous: Env['SQLITE_SYNCHRONOUS']; busyTimeoutMs: number };
   queue: {
     driver: QueueDriverName;
@@ -82,6 +89,8 @@ function toAppConfig(env: Env): AppConfig {
       port: env.PORT,
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      corsOrigins: env.CORS_ORIGINS,
     },
     database: {
       path: env.DATABASE_PATH === ':memory:' ? ':memory:' : path.resolve(env.DATABASE_PATH),

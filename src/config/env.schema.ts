@@ -90,6 +90,22 @@ export const envSchema = z.object({
   BACKUP_DIR: z.string().trim().min(1, 'must not be empty').default('./data/backups'),
   BACKUP_KEEP: int(10, 1, 1000),
   RATE_LIMIT_PER_MINUTE: int(600, 0, 1_000_000),
+  REQUEST_TIMEOUT_MS: int(30_000, 1000, 600_000),
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    )
+    .pipe(
+      z.array(
+        z.union([z.literal('*'), z.url({ error: 'must be origins like https://app.example.com' })]),
+      ),
+    ),
   BROSKI_API_URL: optionalUrl,
   BROSKI_API_KEY: optionalText,
 });

@@ -78,6 +78,26 @@ export interface ManagedProcess {
   kill(): Promise<Exit>;
 }
 
+/**
+ * The promise's value, or undefined after `ms`. The timer is cleared as soon as the promise
+ * settles, so no timer outlives the wait (Jest would otherwise wait for it before exiting).
+ */
+export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Parses pino JSON lines; anything else is skipped. */
 export function parseLogLines(lines: readonly string[]): LogLine[] {
   const parsed: LogLine[] = [];
@@ -85,9 +105,7 @@ export function parseLogLines(lines: readonly string[]): LogLine[] {
     if (!raw.startsWith('{')) continue;
     try {
       const value: unknown = JSON.parse(raw);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        parsed.push({ ...(value as Record<string, unknown>), raw });
-      }
+      if (isRecord(value)) parsed.push({ ...value, raw });
     } catch {
       // not JSON
     }
@@ -143,8 +161,7 @@ export function spawnNode(name: string, script: string, options: SpawnOptions): 
   guard.unref();
   void exited.then(() => clearTimeout(guard));
 
-  const waitForExit = async (ms: number): Promise<Exit | undefined> =>
-    Promise.race([exited, sleep(ms).then(() => undefined)]);
+  const waitForExit = (ms: number): Promise<Exit | undefined> => raceTimeout(exited, ms);
 
   const managed: ManagedProcess = {
     name,
@@ -249,6 +266,17 @@ export class ProcessGroup {
     await Promise.all(this.all.map((p) => p.stop(ms)));
   }
 
+  /** Writes every process's stdout and stderr to `<dir>/<name>.log` (to read after a run). */
+  writeLogs(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const p of this.all) {
+      fs.writeFileSync(
+        path.join(dir, `${p.name}.log`),
+        `${p.lines().join('\n')}\n--- stderr\n${p.stderr()}`,
+      );
+    }
+  }
+
   /** The last lines of every process, for failure messages. */
   tails(n = 15): string {
     return this.all.map((p) => p.tail(n)).join('\n');
@@ -256,18 +284,22 @@ export class ProcessGroup {
 }
 
 /**
- * Lines that suggest a crash or an unhandled error: pino lines at level error or fatal, and
- * stderr lines mentioning an unhandled rejection or uncaught exception.
+ * Lines that suggest a crash or an unhandled error: pino lines at level error or fatal (unless
+ * `allowed` accepts them), and stderr lines mentioning an unhandled rejection, an uncaught
+ * exception or a JavaScript error.
  */
-export function errorLines(proc: ManagedProcess): string[] {
+export function errorLines(
+  proc: ManagedProcess,
+  allowed: (line: LogLine) => boolean = () => false,
+): string[] {
   const fromLogs = proc
     .logs()
-    .filter((l) => l.level === 'error' || l.level === 'fatal')
+    .filter((l) => (l.level === 'error' || l.level === 'fatal') && !allowed(l))
     .map((l) => `[${proc.name}] ${l.raw}`);
   const fromStderr = proc
     .stderr()
     .split('\n')
-    .filter((l) => /unhandled|uncaught|TypeError|ReferenceError|FATAL/i.test(l))
+    .filter((l) => /unhandled|uncaught|TypeError|ReferenceError|RangeError|FATAL/i.test(l))
     .map((l) => `[${proc.name} stderr] ${l}`);
   return [...fromLogs, ...fromStderr];
 }

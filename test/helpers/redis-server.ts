@@ -4,15 +4,27 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './config';
-import { freePort } from './processes';
+import { freePort, raceTimeout } from './processes';
 
 /**
  * A private redis-server per test file (never the shared one on 6379): FLUSHALL, stopping and
  * restarting it affect only the processes under test.
  */
 
-/** The path of the machine's redis-server binary, or undefined when it is not installed. */
+/**
+ * The path of the machine's redis-server binary (REDIS_SERVER_BIN when set, else the first on
+ * PATH), or undefined when it is not installed.
+ */
 export function findRedisServer(): string | undefined {
+  const explicit = process.env.REDIS_SERVER_BIN;
+  if (explicit !== undefined && explicit !== '') {
+    try {
+      fs.accessSync(explicit, fs.constants.X_OK);
+      return explicit;
+    } catch {
+      return undefined;
+    }
+  }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir === '') continue;
     const candidate = path.join(dir, 'redis-server');
@@ -163,8 +175,8 @@ export async function startPrivateRedis(binary: string, port?: number): Promise<
     if (!isRunning() || child === undefined) return;
     const proc = child;
     proc.kill('SIGTERM');
-    const inTime = await Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
-    if (!inTime) {
+    const inTime = await raceTimeout(exited, ms);
+    if (inTime === undefined) {
       proc.kill('SIGKILL');
       await exited;
     }

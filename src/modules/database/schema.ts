@@ -4,3 +4,4 @@ export { llmCalls } from '../llm/llm-calls.table';
 export { tasks } from '../tasks/tasks.table';
 export { workflowEvents } from '../workflows/workflow-events.table';
 export { workflows } from '../workflows/workflows.table';
+export { apiKeys } from '../access/api-keys.table';

@@ -1,5 +1,4 @@
 import { Command, CommandRunner } from 'nest-commander';
-import { runServe } from '../../../app/serve';
 
 /** `broski serve`: the API server (and, with RUN_WORKERS=true, the queue processors). */
 @Command({
@@ -9,6 +8,10 @@ import { runServe } from '../../../app/serve';
 })
 export class ServeCommand extends CommandRunner {
   async run(): Promise<void> {
+    // Loaded here, not at the top: the API module graph is what would make `--help` slow.
+    const { runServe } = await import('../../../app/serve');
     await runServe();
+    // The server runs until a signal closes it (runServe's handler exits the process).
+    await new Promise<never>(() => undefined);
   }
 }

@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isIP } from 'node:net';
+import { DomainError, ErrorCode } from '../../common/domain-error';
+import type { ApiKeysService } from './api-keys.service';
+
+/** Whether the server only listens on this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+const PROTECTED = ['/api/', '/admin/'];
+
+export function isProtectedPath(url: string): boolean {
+  return PROTECTED.some((prefix) => url.startsWith(prefix));
+}
+
+function unauthorized(message: string): DomainError {
+  return new DomainError(ErrorCode.UNAUTHORIZED, message, [], {
+    'www-authenticate': 'Bearer realm="broski"',
+  });
+}
+
+/**
+ * The access rule: once any key exists, every /api and /admin request needs
+ * `Authorization: Bearer <key>`; with no key, they are served only on a loopback address.
+ * Health, metrics and docs stay open.
+ */
+export function registerAccessControl(
+  fastify: FastifyInstance,
+  keys: ApiKeysService,
+  host: string,
+): void {
+  const loopback = isLoopbackHost(host);
+  fastify.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
+    if (!isProtectedPath(request.url)) return;
+    if (!keys.anyActive()) {
+      if (loopback) return;
+      throw unauthorized(
+        'No API key exists and the server is not on a loopback address: create one with `broski keys create`',
+      );
+    }
+    const header = request.headers.authorization;
+    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match === null || match[1] === undefined) {
+      throw unauthorized('This API needs an API key: send Authorization: Bearer <key>');
+    }
+    if (keys.verify(match[1]) === undefined) {
+      throw unauthorized('The API key is not valid or was revoked');
+    }
+  });
+}
