@@ -11,17 +11,22 @@ import { CliProgram, exitOnCommandError, exitOnCommanderError } from './modules/
  * validation or configuration error, 3 the server cannot be reached, 130 detached with Ctrl-C.
  */
 async function main(): Promise<void> {
-  let cli: CliProgram | undefined;
+  // `broski … | head`: a closed pipe ends the output quietly, as with any Unix tool.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  const cli: { program?: CliProgram } = {};
   const app = await CommandFactory.createWithoutRunning(CliModule, {
     logger: false,
     cliName: 'broski',
     version: packageVersion(),
     errorHandler: exitOnCommanderError,
     serviceErrorHandler: (error) =>
-      exitOnCommandError(error, cli?.verbose ?? process.argv.includes('--verbose')),
+      exitOnCommandError(error, cli.program?.verbose ?? process.argv.includes('--verbose')),
   });
   const program = app.get(CliProgram);
-  cli = program;
+  cli.program = program;
   program.configure();
   await CommandFactory.runApplication(app);
   await app.close();

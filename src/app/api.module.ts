@@ -4,6 +4,7 @@ import { ZodSerializerInterceptor, ZodValidationPipe } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
 import { ProblemFilter } from '../common/http/problem.filter';
 import { AgentsController } from '../modules/agents/agents.controller';
+import { ShutdownBackup } from '../modules/database/shutdown-backup';
 import { HealthController } from '../modules/health/health.controller';
 import { OrchestratorProcessorModule } from '../modules/orchestrator/orchestrator-processor.module';
 import { TasksController } from '../modules/tasks/tasks.controller';
@@ -25,6 +26,7 @@ export class ApiModule {
         { provide: APP_PIPE, useClass: ZodValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        ShutdownBackup,
       ],
     };
   }

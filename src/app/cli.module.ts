@@ -9,8 +9,15 @@ import {
   AgentsUpdateCommand,
 } from '../modules/cli/commands/agents.command';
 import { DbBackupCommand, DbCommand, DbMigrateCommand } from '../modules/cli/commands/db.command';
+import {
+  KeysCommand,
+  KeysCreateCommand,
+  KeysListCommand,
+  KeysRevokeCommand,
+} from '../modules/cli/commands/keys.command';
 import { RunCommand } from '../modules/cli/commands/run.command';
 import { ServeCommand } from '../modules/cli/commands/serve.command';
+import { WorkerCommand } from '../modules/cli/commands/worker.command';
 import {
   WorkflowsApproveCommand,
   WorkflowsCancelCommand,
@@ -45,9 +52,14 @@ import {
     AgentsUpdateCommand,
     AgentsDisableCommand,
     ServeCommand,
+    WorkerCommand,
     DbCommand,
     DbMigrateCommand,
     DbBackupCommand,
+    KeysCommand,
+    KeysCreateCommand,
+    KeysListCommand,
+    KeysRevokeCommand,
   ],
 })
 export class CliModule {}

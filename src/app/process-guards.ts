@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
+import { Logger } from 'nestjs-pino';
 
 export type UnhandledKind = 'rejection' | 'exception';
 
@@ -24,11 +24,13 @@ export function installProcessGuards(
 ): void {
   if (installed) return;
   installed = true;
-  const logger = app.get(PinoLogger, { strict: false });
+  // PinoLogger is transient-scoped (app.get cannot return it); nestjs-pino's Logger is not.
+  const logger = app.get(Logger);
   const record = (kind: UnhandledKind, error: unknown) => {
     unhandledCounts[kind] += 1;
     for (const listener of listeners) listener(kind);
-    logger.error({ err: error, kind }, `unhandled ${kind}`);
+    // nestjs-pino's Logger: fields (and msg) in the object, the context as the last argument.
+    logger.error({ err: error, kind, msg: `unhandled ${kind}` }, 'ProcessGuards');
   };
   process.on('unhandledRejection', (reason) => record('rejection', reason));
   process.on('uncaughtException', (error) => {

@@ -481,9 +481,14 @@ describe('agents API (/api/v1/agents)', () => {
       expectProblem(res, 415);
     });
 
-    // Known bug, reported: src/app/http-app.ts lets Nest register its urlencoded parser, so a
-    // form body is parsed and can even create an agent (201).
-    it.todo('a application/x-www-form-urlencoded body answers 415 problem+json');
+    it('a application/x-www-form-urlencoded body answers 415 problem+json and creates nothing', async () => {
+      const res = await api()
+        .post('/api/v1/agents')
+        .set('content-type', 'application/x-www-form-urlencoded')
+        .send('type=formagent&name=Form&systemPrompt=hi');
+      expectProblem(res, 415);
+      await api().get('/api/v1/agents/formagent').expect(404);
+    });
 
     it('a body over BODY_LIMIT_BYTES answers 413 problem+json', async () => {
       const res = await api()

@@ -8,6 +8,7 @@ import {
   type WorkflowDetail,
   type WorkflowEvent,
 } from '../../src/modules/workflows/workflows.contract';
+import { QUEUE_NAMES } from '../../src/modules/queue/jobs';
 import { tempDir } from '../helpers/config';
 import {
   DIST_MAIN,
@@ -52,6 +53,13 @@ const COMPLETION_BOUND_MS = 60_000;
 /** Produces research → (design ‖ write) → build → review: parallel steps, so jobs wait in Redis. */
 const requestText = (label: string, n: number) =>
   `Research, design, build and write the copy for a landing page about ${label} number ${n}, then review it`;
+
+const QUEUE_PREFIX = 'broski-e2e';
+/** Counts the jobs waiting in the given lists and, only when there are some, runs FLUSHALL. */
+const FLUSH_IF_JOBS_WAIT = `local n = 0
+for _, key in ipairs(KEYS) do n = n + redis.call('LLEN', key) end
+if n > 0 then redis.call('FLUSHALL') end
+return n`;
 
 const eventPage = z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() });
 
@@ -240,7 +248,7 @@ describeWithRedis('BullMQ: API and two workers as separate processes on a privat
       BACKUP_DIR: path.join(dir, 'backups'),
       BACKUP_ON_SHUTDOWN: 'false',
       REDIS_URL: redis.url,
-      QUEUE_PREFIX: 'broski-e2e',
+      QUEUE_PREFIX,
       LOG_LEVEL: 'info',
       OFFLINE_LATENCY_MS: String(OFFLINE_LATENCY_MS),
       QUEUE_LOCK_MS: '3000',
@@ -341,8 +349,26 @@ describeWithRedis('BullMQ: API and two workers as separate processes on a privat
       ids,
     );
     const reconciledBefore = workers.flatMap((w) => w.logs()).filter(isReconcileLine).length;
-    expect(await redisOrFail().command('FLUSHALL')).toBe('+OK');
-    expect(await redisOrFail().command('DBSIZE')).toBe(':0');
+    // FLUSHALL at a moment when jobs wait in Redis (checked and flushed atomically in one
+    // script): those jobs exist nowhere else, so only the reconciler can bring them back.
+    const waitLists = Object.values(QUEUE_NAMES).map((q) => `${QUEUE_PREFIX}:${q}:wait`);
+    let lostJobs = 0;
+    const flushDeadline = Date.now() + 20_000;
+    while (lostJobs === 0) {
+      const reply = await redisOrFail().command(
+        'EVAL',
+        FLUSH_IF_JOBS_WAIT,
+        String(waitLists.length),
+        ...waitLists,
+      );
+      lostJobs = Number(reply.replace(/^:/, ''));
+      if (!Number.isInteger(lostJobs)) throw new Error(`unexpected EVAL reply ${reply}`);
+      if (lostJobs === 0 && Date.now() > flushDeadline) {
+        throw new Error(`no job ever waited in Redis to be flushed\n${await diagnostics(ids)}`);
+      }
+      if (lostJobs === 0) await sleep(20);
+    }
+    notes.push(`FLUSHALL dropped ${lostJobs} waiting job(s) (and every running job's keys)`);
 
     const done = await waitAllCompleted(ids);
     timings['FLUSHALL: 8 workflows'] = Date.now() - started;
@@ -351,6 +377,8 @@ describeWithRedis('BullMQ: API and two workers as separate processes on a privat
     notes.push(
       `reconciler re-enqueued work ${reconciledAfter - reconciledBefore} time(s) after FLUSHALL`,
     );
+    // The flushed waiting jobs came back through the reconciler (nothing else re-adds them).
+    expect(reconciledAfter).toBeGreaterThan(reconciledBefore);
   }, 90_000);
 
   it('Redis stopped and started: readiness 503 then 200, quick submissions, work resumes without restarts', async () => {
@@ -370,38 +398,43 @@ describeWithRedis('BullMQ: API and two workers as separate processes on a privat
       async () => (await runningTasks(inFlight)) >= 1,
       inFlight,
     );
-    await server.stop();
-    const stoppedAt = Date.now();
-    await waitForHttpStatus(baseUrl, '/health/ready', 503, 8000, api);
-    timings['  readiness 503 after Redis stopped'] = Date.now() - stoppedAt;
-    const ready = await getJson('/health/ready');
-    expect(ready.status).toBe(503);
-    expect(JSON.stringify(ready.body)).toContain('redis');
-    expect((await getJson('/health/live')).status).toBe(200);
-
-    // A submission while Redis is away answers quickly: 202 (stored, dispatched later) or 503.
-    const submitStarted = Date.now();
-    const response = await fetch(`${baseUrl}/api/v1/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ request: requestText('outage', 1) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const elapsed = Date.now() - submitStarted;
-    const text = await response.text();
-    timings['  submission during the outage'] = elapsed;
-    expect(elapsed).toBeLessThan(3000);
-    expect([202, 503]).toContain(response.status);
     const ids: string[] = [...inFlight];
-    if (response.status === 202) {
-      ids.push(workflowDetailSchema.parse(JSON.parse(text)).id);
-    } else {
-      expect(response.headers.get('content-type') ?? '').toContain('application/problem+json');
-    }
+    await server.stop();
+    try {
+      const stoppedAt = Date.now();
+      await waitForHttpStatus(baseUrl, '/health/ready', 503, 8000, api);
+      timings['  readiness 503 after Redis stopped'] = Date.now() - stoppedAt;
+      const ready = await getJson('/health/ready');
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(ready.body)).toContain('redis');
+      expect((await getJson('/health/live')).status).toBe(200);
 
-    // A fresh, empty Redis on the same port; nothing is restarted.
-    await sleep(1500);
-    await server.start();
+      // A submission while Redis is away answers quickly: 202 (stored, dispatched later) or 503.
+      const submitStarted = Date.now();
+      const response = await fetch(`${baseUrl}/api/v1/workflows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ request: requestText('outage', 1) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const elapsed = Date.now() - submitStarted;
+      const text = await response.text();
+      timings['  submission during the outage'] = elapsed;
+      expect(elapsed).toBeLessThan(3000);
+      expect([202, 503]).toContain(response.status);
+      if (response.status === 202) {
+        ids.push(workflowDetailSchema.parse(JSON.parse(text)).id);
+      } else {
+        expect(response.headers.get('content-type') ?? '').toContain('application/problem+json');
+      }
+
+      // Redis stays away a moment (clients back off), then comes back below.
+      await sleep(1500);
+    } finally {
+      // A fresh, empty Redis on the same port, even when a check above failed (the next tests
+      // need it); no Broski process is restarted.
+      if (!server.running) await server.start();
+    }
     const restartedAt = Date.now();
     await waitForReady(baseUrl, 20_000, api);
     timings['  readiness 200 after Redis came back'] = Date.now() - restartedAt;

@@ -237,13 +237,11 @@ describe('start-up of the built entry points', () => {
       expect(lines.some((l) => (l.req?.url ?? '').startsWith('/health'))).toBe(false);
       expect(child.stderr()).toBe('');
       // It stops by itself, promptly (see the exit-code test below).
-      expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+      expect(exit.code).toBe(0);
     });
 
-    // KNOWN BUG (src/app): Nest's enableShutdownHooks() closes the app, then re-raises the signal,
-    // so the process dies of SIGTERM (shell status 143) instead of exiting 0. When serve handles
-    // SIGTERM/SIGINT itself (close, then exit 0) this test starts failing: turn `it.failing` into `it`.
-    it.failing('exits with code 0 after SIGTERM', async () => {
+    // serve handles SIGTERM itself: readiness turns 503, the app closes, the process exits 0.
+    it('exits with code 0 after SIGTERM', async () => {
       const dir = workDir();
       const port = await freePort();
       const child = start([CLI, 'serve'], dir, {
@@ -264,7 +262,7 @@ describe('start-up of the built entry points', () => {
       expect(fs.existsSync(path.join(dir, 'data', 'broski.db'))).toBe(true);
       child.proc.kill('SIGTERM');
       const exit = await exitOf(child, 8_000);
-      expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+      expect(exit.code).toBe(0);
       expect(child.stdout().trim()).toBe('');
     });
   });

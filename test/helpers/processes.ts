@@ -94,8 +94,30 @@ export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T
   }
 }
 
+/** One line shortened for a failure message (stack traces make pino lines very long). */
+function clip(line: string, max = 600): string {
+  return line.length <= max ? line : `${line.slice(0, max)}… (${line.length} chars)`;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Kills the child when this process exits without having stopped it (a failed afterAll, a Jest
+ * worker torn down): no test process outlives the test run.
+ */
+export function killOnExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+  });
 }
 
 /** Parses pino JSON lines; anything else is skipped. */
@@ -159,6 +181,7 @@ export function spawnNode(name: string, script: string, options: SpawnOptions): 
   });
   const guard = setTimeout(() => proc.kill('SIGKILL'), options.maxLifetimeMs ?? 300_000);
   guard.unref();
+  killOnExit(proc);
   void exited.then(() => clearTimeout(guard));
 
   const waitForExit = (ms: number): Promise<Exit | undefined> => raceTimeout(exited, ms);
@@ -173,12 +196,12 @@ export function spawnNode(name: string, script: string, options: SpawnOptions): 
     logs: () => parseLogLines(lines),
     stderr: () => err,
     tail(n = 15) {
-      const out = lines.slice(-n).map((l) => `  [${name} stdout] ${l}`);
+      const out = lines.slice(-n).map((l) => `  [${name} stdout] ${clip(l)}`);
       const errLines = err
         .split('\n')
         .filter((l) => l.trim() !== '')
         .slice(-n)
-        .map((l) => `  [${name} stderr] ${l}`);
+        .map((l) => `  [${name} stderr] ${clip(l)}`);
       const state = exitInfo === undefined ? 'running' : `exited ${JSON.stringify(exitInfo)}`;
       return [`--- ${name} (pid ${String(proc.pid)}, ${state})`, ...out, ...errLines].join('\n');
     },

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './config';
-import { freePort, raceTimeout } from './processes';
+import { freePort, killOnExit, raceTimeout } from './processes';
 
 /**
  * A private redis-server per test file (never the shared one on 6379): FLUSHALL, stopping and
@@ -157,6 +157,7 @@ export async function startPrivateRedis(binary: string, port?: number): Promise<
     proc.stdout?.setEncoding('utf8').on('data', collect);
     proc.stderr?.setEncoding('utf8').on('data', collect);
     child = proc;
+    killOnExit(proc);
     exited = new Promise<void>((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
       else proc.once('exit', () => resolve());

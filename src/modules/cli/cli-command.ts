@@ -57,19 +57,41 @@ export function parseOptions<T extends z.ZodType>(
   return parsed.data;
 }
 
-/** Converts the input of a command to its contract shape, or a usage error naming each field. */
+/**
+ * Converts the input of a command to its contract shape, or a usage error naming each field
+ * (`labelOf` turns a field's path into what the user typed: a flag by default).
+ */
 export function parseInput<T extends z.ZodType>(
   schema: T,
   value: unknown,
-  flagOf: (path: string) => string = (path) => `--${kebab(path)}`,
+  labelOf: (path: string) => string = flagLabel,
 ): z.output<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const problems = parsed.error.issues.flatMap((issue) => {
     const path = issue.path.map(String).join('.');
-    return `${path === '' ? 'input' : flagOf(path)}: ${issue.message}`;
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map(
+        (key) => `${labelOf(path === '' ? key : `${path}.${key}`)}: is not accepted here`,
+      );
+    }
+    const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
+    return [`${labelOf(path)}: ${missing ? 'is required' : issue.message}`];
   });
   throw new UsageError(problems.join('; '));
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = Reflect.get(current, key);
+  }
+  return current;
+}
+
+function flagLabel(path: string): string {
+  return path === '' ? 'input' : `--${kebab(path)}`;
 }
 
 export function kebab(name: string): string {

@@ -4,6 +4,7 @@ import { loadConfigFromProcess, type AppConfig } from '../../config/app-config';
 import { UsageError } from './cli-errors';
 import type { BroskiClient } from './client/broski-client';
 import { HttpClient, normalizeApiUrl } from './client/http.client';
+import type { InProcessClient } from './client/in-process.client';
 import { Output } from './output/output';
 
 /** The flags every command accepts (declared once on the program: see cli-program.ts). */
@@ -66,9 +67,33 @@ export class CliSession {
     } else {
       // Loaded only when needed: the core module graph is what makes `--help` slow otherwise.
       const { InProcessClient } = await import('./client/in-process.client');
-      this.client = new InProcessClient(this.config, { execute, verbose: this.options.verbose });
+      this.client = new InProcessClient(this.config, {
+        execute,
+        verbose: this.options.verbose,
+        liveView: this.output.interactive,
+      });
     }
     return this.client;
+  }
+
+  /**
+   * An in-process client whatever the mode, for what only exists in the local database (API
+   * keys). `--api-url` given on the command line is a usage error there.
+   */
+  async connectLocal(what: string): Promise<InProcessClient> {
+    if (this.options.apiUrl !== undefined) {
+      throw new UsageError(
+        `${what} work on the local database (DATABASE_PATH), not through a server: run it on the server's host without --api-url`,
+      );
+    }
+    const { InProcessClient } = await import('./client/in-process.client');
+    const client = new InProcessClient(this.config, {
+      execute: false,
+      verbose: this.options.verbose,
+      liveView: false,
+    });
+    this.client = client;
+    return client;
   }
 
   async close(): Promise<void> {

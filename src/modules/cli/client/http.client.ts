@@ -243,8 +243,12 @@ export class HttpClient implements BroskiClient {
     if (response.body === null) return;
     const parser = new SseParser();
     const decoder = new TextDecoder();
-    for await (const chunk of response.body) {
-      if (signal.aborted) return;
+    const reader: ReadableStreamDefaultReader<unknown> = response.body.getReader();
+    for (;;) {
+      const read = await reader.read();
+      if (read.done || signal.aborted) return;
+      const chunk: unknown = read.value;
+      if (!(chunk instanceof Uint8Array)) throw new ProtocolError('the event stream is not bytes');
       for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
         let data: unknown;
         try {

@@ -1,6 +1,10 @@
 import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ZodError } from 'zod';
+import { PARAMS_PROVIDER_TOKEN } from 'nestjs-pino';
+import { EventEmitter, once } from 'node:events';
+import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z, ZodError } from 'zod';
 import { CoreModule } from '../../../app/core.module';
 import { DomainError } from '../../../common/domain-error';
 import { toProblem } from '../../../common/http/problem';
@@ -12,6 +16,7 @@ import type {
   ListAgentsQuery,
   UpdateAgentInput,
 } from '../../agents/agents.contract';
+import { ApiKeysService, type ApiKeyInfo } from '../../access/api-keys.service';
 import { AgentsService } from '../../agents/agents.service';
 import { OrchestratorProcessorModule } from '../../orchestrator/orchestrator-processor.module';
 import { OrchestratorService } from '../../orchestrator/orchestrator.service';
@@ -55,6 +60,11 @@ export interface InProcessOptions {
   execute: boolean;
   /** Pass LOG_LEVEL through to stderr instead of keeping it at warn. */
   verbose: boolean;
+  /**
+   * A live view is drawn on the terminal: only errors reach stderr (warnings would break the
+   * redrawn lines; the view shows failures and retries anyway).
+   */
+  liveView: boolean;
 }
 
 interface Services {
@@ -62,6 +72,20 @@ interface Services {
   workflows: WorkflowsService;
   agents: AgentsService;
   signals: WorkflowSignals;
+  keys: ApiKeysService;
+}
+
+const STDERR_PATH = '/dev/stderr';
+
+function stderrIsStream(): boolean {
+  try {
+    const stat = fs.fstatSync(2);
+    return (
+      (stat.isFIFO() || stat.isCharacterDevice()) && fs.existsSync(STDERR_PATH)
+    );
+  } catch {
+    return false;
+  }
 }
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -69,15 +93,30 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as
 /**
  * The configuration of the CLI's own application context: the inline queue (the CLI executes
  * what it follows), a short shutdown grace (Ctrl-C hands running steps back at once, to be
- * resumed later), and a quiet terminal — logs go to LOG_FILE when set, else to stderr at warn.
+ * resumed later), and a quiet terminal — logs go to LOG_FILE when set, else to stderr at warn
+ * (error under a live view).
  */
-export function inProcessConfig(config: AppConfig, verbose: boolean): AppConfig {
+export function inProcessConfig(
+  config: AppConfig,
+  options: Pick<InProcessOptions, 'verbose' | 'liveView'>,
+): AppConfig {
   const toFile = config.log.file !== undefined;
-  const quietest = LEVELS.indexOf(config.log.level) > LEVELS.indexOf('warn');
-  const level = toFile || verbose || quietest ? config.log.level : 'warn';
+  const floor = options.liveView ? 'error' : 'warn';
+  const quieter = LEVELS.indexOf(config.log.level) > LEVELS.indexOf(floor);
+  let level = toFile || options.verbose || quieter ? config.log.level : floor;
+  // The logger reopens stderr by name: fine for a terminal or a pipe; a socket cannot be
+  // reopened (ENXIO), and on a file that `2>file` opened its writes would overwrite the CLI's own
+  // messages — there logs need LOG_FILE.
+  if (!toFile && !stderrIsStream()) level = 'silent';
   return {
     ...config,
-    log: { ...config.log, level, pretty: false, file: config.log.file ?? '/dev/stderr' },
+    log: {
+      ...config.log,
+      level,
+      pretty: false,
+      // Silent: no file at all (pino's default stdout destination then never writes).
+      file: config.log.file ?? (level === 'silent' ? undefined : STDERR_PATH),
+    },
     queue: {
       ...config.queue,
       driver: 'inline',
@@ -180,6 +219,20 @@ export class InProcessClient implements BroskiClient {
     return this.call(async (s) => s.agents.disable(type));
   }
 
+  // API keys live in the server's database and have no API: `broski keys` manages them here.
+
+  createApiKey(name: string): Promise<{ key: string; info: ApiKeyInfo }> {
+    return this.call(async (s) => s.keys.create(name));
+  }
+
+  listApiKeys(): Promise<ApiKeyInfo[]> {
+    return this.call(async (s) => s.keys.list());
+  }
+
+  revokeApiKey(id: string): Promise<ApiKeyInfo> {
+    return this.call(async (s) => s.keys.revoke(id));
+  }
+
   /** Stops the processors (running steps are handed back, to be resumed) and closes the database. */
   async close(): Promise<void> {
     if (this.starting !== undefined) await this.starting.catch(() => undefined);
@@ -187,7 +240,9 @@ export class InProcessClient implements BroskiClient {
     this.app = undefined;
     this.services = undefined;
     this.starting = undefined;
-    if (app !== undefined) await app.close();
+    if (app === undefined) return;
+    await app.close();
+    await logFileOpened(app);
   }
 
   private async call<T>(fn: (services: Services) => Promise<T>): Promise<T> {
@@ -206,7 +261,7 @@ export class InProcessClient implements BroskiClient {
   }
 
   private async boot(): Promise<Services> {
-    const config = inProcessConfig(this.config, this.options.verbose);
+    const config = inProcessConfig(this.config, this.options);
     const app = await NestFactory.createApplicationContext(
       InProcessCliModule.forRoot(config, this.options.execute),
       { logger: false, abortOnError: false },
@@ -218,8 +273,33 @@ export class InProcessClient implements BroskiClient {
       workflows: app.get(WorkflowsService),
       agents: app.get(AgentsService),
       signals: app.get(WorkflowSignals),
+      keys: app.get(ApiKeysService),
     };
     return this.services;
+  }
+}
+
+const loggerParamsShape = z.object({
+  pinoHttp: z.tuple([z.unknown(), z.instanceof(EventEmitter)]),
+});
+
+/**
+ * pino opens the log file asynchronously and flushes it synchronously when the process exits;
+ * a short in-process command may never have yielded to the event loop in between, so the file
+ * is not open yet and the exit would throw ("sonic boom is not ready yet"). Waits for it.
+ */
+async function logFileOpened(app: INestApplicationContext): Promise<void> {
+  const params = loggerParamsShape.safeParse(app.get(PARAMS_PROVIDER_TOKEN, { strict: false }));
+  if (!params.success) return;
+  const destination = params.data.pinoHttp[1];
+  const fd: unknown = Reflect.get(destination, 'fd');
+  if (typeof fd === 'number' && fd < 0) {
+    const timeout = new AbortController();
+    await Promise.race([
+      once(destination, 'ready', { signal: timeout.signal }).catch(() => undefined),
+      sleep(2000, undefined, { signal: timeout.signal }).catch(() => undefined),
+    ]);
+    timeout.abort();
   }
 }
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'nest-commander';
 import { z } from 'zod';
 import { submitWorkflowSchema } from '../../workflows/workflows.contract';
 import { ExitCode } from '../cli-errors';
-import { BroskiCommand, listOption, parseInput, parseOptions } from '../cli-command';
+import { BroskiCommand, kebab, listOption, parseInput, parseOptions } from '../cli-command';
 import type { CliSession } from '../cli-session';
 import { followWorkflow, reportFollow } from '../follow';
 
@@ -27,12 +27,16 @@ export class RunCommand extends BroskiCommand {
     raw: Record<string, unknown>,
   ): Promise<ExitCode> {
     const options = parseOptions(runOptionsSchema, raw);
-    const input = parseInput(submitWorkflowSchema, {
-      request,
-      // --approve implies the plan is shown before it runs; it is approved as soon as it forms.
-      requireApproval: options.requireApproval,
-      ...(options.agents === undefined ? {} : { agents: options.agents }),
-    });
+    const input = parseInput(
+      submitWorkflowSchema,
+      {
+        request,
+        // --approve implies the plan is shown before it runs; it is approved as soon as it forms.
+        requireApproval: options.requireApproval,
+        ...(options.agents === undefined ? {} : { agents: options.agents }),
+      },
+      (path) => (path === 'request' ? 'the request' : `--${kebab(path.split('.')[0] ?? path)}`),
+    );
     const { output } = session;
     // A detached in-process submission only stores the workflow: it runs when something
     // processes this database (a later in-process follow, `broski serve`, `broski worker`).

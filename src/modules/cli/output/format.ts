@@ -90,7 +90,7 @@ function symbolOf(status: string, colors: Colors): string {
 /** The readable result of a workflow: outcome, summary, safety verdict, each step, usage. */
 export function formatWorkflowResult(workflow: WorkflowDetail, colors: Colors): string[] {
   const lines: string[] = [];
-  const took = between(workflow.startedAt ?? workflow.createdAt, workflow.finishedAt);
+  const took = between(workflow.createdAt, workflow.finishedAt);
   const duration = took === undefined ? '' : ` in ${formatDuration(took)}`;
   const headline: Record<string, string> = {
     completed: colors.green(colors.bold(`✓ Completed${duration}`)),
@@ -172,7 +172,7 @@ export function agentRows(items: readonly Agent[], colors: Colors, descriptionWi
 }
 
 export function formatAgent(agent: Agent, colors: Colors): string[] {
-  const field = (name: string, value: string) => `${colors.dim(`${name}:`.padEnd(18))}${value}`;
+  const field = (name: string, value: string) => `${colors.dim(`${name}:`.padEnd(20))}${value}`;
   return [
     `${colors.bold(agent.name)} ${colors.dim(`(${agent.type})`)}`,
     field('id', agent.id),

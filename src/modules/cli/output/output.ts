@@ -8,6 +8,7 @@ export interface OutStream {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 const BORDERLESS = {
@@ -56,7 +57,7 @@ export class Output {
   }
 
   get width(): number {
-    return this.stdout.columns ?? 100;
+    return this.stdout.columns || 100;
   }
 
   line(text = ''): void {

@@ -1,7 +1,7 @@
-import { WriteStream } from 'node:tty';
+import { Writable } from 'node:stream';
 import type { WorkflowEvent } from '../../workflows/workflows.contract';
 import { formatEventLine } from '../output/format';
-import type { Output } from '../output/output';
+import type { OutStream, Output } from '../output/output';
 import { renderFrame } from './progress-frame';
 import type { WorkflowProgress } from './progress-state';
 
@@ -40,6 +40,29 @@ export class PlainRenderer implements ProgressRenderer {
   stop(): void {}
 }
 
+/**
+ * What log-update draws on: the terminal, except that a pseudo-terminal without a window size
+ * reports 0 rows and columns (log-update would cut every line), so a usual size stands in.
+ */
+class TerminalStream extends Writable {
+  constructor(private readonly target: OutStream) {
+    super({ decodeStrings: false });
+  }
+
+  get columns(): number {
+    return this.target.columns || 100;
+  }
+
+  get rows(): number {
+    return this.target.rows || 40;
+  }
+
+  override _write(chunk: unknown, _encoding: BufferEncoding, callback: () => void): void {
+    this.target.write(typeof chunk === 'string' ? chunk : String(chunk));
+    callback();
+  }
+}
+
 type LogUpdate = ((...text: string[]) => void) & { clear(): void; done(): void };
 
 const TICK_MS = 80;
@@ -68,11 +91,7 @@ export class TtyRenderer implements ProgressRenderer {
   static async create(output: Output, progress: WorkflowProgress): Promise<TtyRenderer> {
     // log-update is an ES module: loaded only on a terminal, through require(esm) (Node ≥ 20.19).
     const { createLogUpdate } = await import('log-update');
-    const stream = output.stdout;
-    if (!(stream instanceof WriteStream)) {
-      throw new TypeError('the live view needs a terminal');
-    }
-    return new TtyRenderer(output, createLogUpdate(stream), progress);
+    return new TtyRenderer(output, createLogUpdate(new TerminalStream(output.stdout)), progress);
   }
 
   event(_event: WorkflowEvent, progress: WorkflowProgress): void {

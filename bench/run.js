@@ -1,0 +1,568 @@
+'use strict';
+// `npm run bench`: the product and the bare stack side by side, in one run on this machine.
+// Builds the product, starts a private Redis, measures HTTP overhead, orchestration throughput
+// and start-up/memory, writes bench/RESULTS.md and prints a summary. Loopback traffic only;
+// every phase is bounded in count and time.
+//
+//   node bench/run.js [--only=startup,http,orch] [--quick] [--no-build] [--json=path]
+//                     [--cpu-prof=dir]   (adds --cpu-prof to the product's processes)
+
+const { execFileSync, execSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const Database = require('better-sqlite3');
+const u = require('./util');
+const { writeReport } = require('./report');
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+);
+const QUICK = args.has('quick');
+const ONLY = new Set((args.get('only') ?? 'startup,http,orch').split(','));
+const CPU_PROF = args.get('cpu-prof');
+const BENCH_DEADLINE_MS = 15 * 60_000;
+
+const REQUEST = (n) => `Build a landing page for bakery no. ${n} and write its launch announcement`;
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+const cfg = QUICK
+  ? { httpRuns: 3, httpSecs: 1, warmSecs: 1, submitReqs: 200, orchN: 60, orchRuns: 2, idleN: 10, startRuns: 3 }
+  : { httpRuns: 5, httpSecs: 2, warmSecs: 2, submitReqs: 400, orchN: 200, orchRuns: 3, idleN: 30, startRuns: 5 };
+
+let tmp;
+let redis;
+let redisUrl;
+
+function log(line) {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+// ------------------------------------------------------------------ processes
+
+function nodeArgs(script) {
+  const prof = CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`];
+  return [...prof, path.join(u.ROOT, 'dist', script)];
+}
+
+function productEnv(extra) {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_PER_MINUTE: '0',
+    OFFLINE_LATENCY_MS: '0',
+    BACKUP_ON_SHUTDOWN: 'false',
+    BACKUP_DIR: path.join(tmp, 'backups'),
+    ...extra,
+  };
+}
+
+/** Starts the API; resolves when /health/ready answers 200, with the time it took. */
+async function startApi(name, env) {
+  const port = await u.freePort();
+  const since = process.hrtime.bigint();
+  // Production logging stays on: pino writes its JSON lines to stdout, which goes to /dev/null.
+  const child = u.start(process.execPath, nodeArgs('main.js'), {
+    cwd: tmp,
+    env: productEnv({ PORT: String(port), ...env }),
+  });
+  const readyMs = await u.waitHttpReady(port, '/health/ready', since, child);
+  return { name, child, port, readyMs };
+}
+
+/** Starts a worker; resolves when it logs that it processes jobs. */
+async function startWorker(env) {
+  const since = process.hrtime.bigint();
+  let resolveReady;
+  const ready = new Promise((resolve) => (resolveReady = resolve));
+  let seen = '';
+  const child = u.start(process.execPath, nodeArgs('worker.js'), {
+    cwd: tmp,
+    env: productEnv(env),
+    watch: (text) => {
+      if (seen !== undefined) {
+        seen += text;
+        if (seen.includes('"processing jobs"')) {
+          seen = undefined;
+          resolveReady(Number(process.hrtime.bigint() - since) / 1e6);
+        }
+      }
+    },
+  });
+  const readyMs = await Promise.race([
+    ready,
+    child.exited.then(() => Promise.reject(new Error('worker exited before it was ready'))),
+    u.sleep(30_000).then(() => Promise.reject(new Error('worker not ready in 30 s'))),
+  ]);
+  return { child, readyMs };
+}
+
+async function startRedis() {
+  const port = await u.freePort();
+  const child = u.start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+      if (out.trim() === 'PONG') break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error('private redis-server did not start');
+    await u.sleep(50);
+  }
+  return { child, url: `redis://127.0.0.1:${port}` };
+}
+
+// ------------------------------------------------------------------ database helpers
+
+function openRead(file) {
+  return new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+}
+
+/** Waits until no workflow in the database is unfinished. */
+async function waitIdle(file, timeoutMs = 180_000) {
+  const db = openRead(file);
+  const open = db.prepare(
+    `SELECT count(*) AS n FROM workflows WHERE status NOT IN ('completed','failed','cancelled')`,
+  );
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (open.get().n === 0) return;
+      if (Date.now() > deadline) throw new Error(`workflows still unfinished in ${file}`);
+      await u.sleep(10);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Submits `n` workflows with `inFlight` requests at a time; returns their ids. */
+async function submitMany(port, n, offset, inFlight = 16) {
+  const ids = [];
+  let next = 0;
+  async function lane() {
+    while (next < n) {
+      const i = next;
+      next += 1;
+      const res = await u.request(port, 'POST', '/api/v1/workflows', { request: REQUEST(offset + i) });
+      if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
+      ids.push(res.body.id);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, lane));
+  return ids;
+}
+
+/** Steps, jobs and hand-offs of the given workflows, from the stored tasks and events. */
+function orchestrationFigures(file, ids, startedAtMs) {
+  const db = openRead(file);
+  try {
+    const workflowsQ = db.prepare('SELECT status, finished_at FROM workflows WHERE id = ?');
+    const tasksQ = db.prepare('SELECT id, key, depends_on, status FROM tasks WHERE workflow_id = ?');
+    const eventsQ = db.prepare(
+      `SELECT task_id, type, created_at FROM workflow_events
+        WHERE workflow_id = ? AND type IN ('task.started','task.completed') ORDER BY id`,
+    );
+    let steps = 0;
+    let completed = 0;
+    let lastFinish = 0;
+    const handoffs = [];
+    for (const id of ids) {
+      const w = workflowsQ.get(id);
+      if (w.status === 'completed') completed += 1;
+      lastFinish = Math.max(lastFinish, Date.parse(w.finished_at));
+      const tasks = tasksQ.all(id);
+      steps += tasks.filter((t) => t.status === 'completed').length;
+      const started = new Map();
+      const done = new Map();
+      for (const e of eventsQ.all(id)) {
+        const at = Date.parse(e.created_at);
+        if (e.type === 'task.started' && !started.has(e.task_id)) started.set(e.task_id, at);
+        if (e.type === 'task.completed') done.set(e.task_id, at);
+      }
+      const byKey = new Map(tasks.map((t) => [t.key, t]));
+      for (const t of tasks) {
+        const deps = JSON.parse(t.depends_on);
+        if (deps.length === 0 || !started.has(t.id)) continue;
+        const ready = Math.max(...deps.map((k) => done.get(byKey.get(k).id)));
+        handoffs.push(started.get(t.id) - ready);
+      }
+    }
+    const wallMs = lastFinish - startedAtMs;
+    return {
+      workflows: ids.length,
+      completed,
+      steps,
+      jobs: steps + 2 * ids.length,
+      wallMs,
+      stepsPerSec: (steps * 1000) / wallMs,
+      jobsPerSec: ((steps + 2 * ids.length) * 1000) / wallMs,
+      handoff: u.percentiles(handoffs),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+// ------------------------------------------------------------------ load generation
+
+/** autocannon against one route; latencies are taken per response (sub-millisecond). */
+function cannon(port, route, connections, seconds, amount) {
+  return new Promise((resolve, reject) => {
+    const latencies = [];
+    const began = process.hrtime.bigint();
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}${route.path}`,
+        method: route.method,
+        body: route.body,
+        headers: route.body === undefined ? {} : { 'content-type': 'application/json' },
+        connections,
+        ...(amount === undefined ? { duration: seconds } : { amount }),
+        timeout: 10,
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        const ok = result['2xx'];
+        if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+          return reject(
+            new Error(`${route.path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`),
+          );
+        }
+        const p = u.percentiles(latencies);
+        const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+        resolve({ rps: ok / seconds, p50: p.p50, p99: p.p99, requests: ok });
+      },
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode < 300) latencies.push(responseTime);
+    });
+  });
+}
+
+// ------------------------------------------------------------------ phases
+
+async function benchStartup() {
+  log('start-up and memory');
+  const db = path.join(tmp, 'startup.db');
+  const out = { api: [], worker: [], help: [], cliRun: [] };
+  const prefix = `bench-start-${process.pid}`;
+  for (let i = 0; i <= cfg.startRuns; i += 1) {
+    const api = await startApi('api', { DATABASE_PATH: db });
+    await u.sleep(300);
+    const apiRss = u.rssMb(api.child.pid);
+    await u.stop(api.child);
+    const worker = await startWorker({ DATABASE_PATH: db, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix });
+    await u.sleep(300);
+    const workerRss = u.rssMb(worker.child.pid);
+    await u.stop(worker.child);
+    if (i === 0) continue; // warm-up: creates and migrates the database, warms the file cache
+    out.api.push({ readyMs: api.readyMs, rssMb: apiRss });
+    out.worker.push({ readyMs: worker.readyMs, rssMb: workerRss });
+  }
+  const cli = path.join(u.ROOT, 'dist', 'cli.js');
+  const cliDb = path.join(tmp, 'cli.db');
+  // stderr goes to a file (the CLI then keeps its logs quiet, as with `2>file`): the CLI reopens
+  // /dev/stderr by name, which fails with ENXIO when stderr is a socket (Node's default pipe).
+  const cliErr = fs.openSync(path.join(tmp, 'cli-stderr.log'), 'a');
+  for (let i = 0; i <= cfg.startRuns; i += 1) {
+    let t = process.hrtime.bigint();
+    execFileSync(process.execPath, [cli, '--help'], { cwd: tmp, stdio: 'pipe' });
+    const helpMs = Number(process.hrtime.bigint() - t) / 1e6;
+    t = process.hrtime.bigint();
+    const json = execFileSync(process.execPath, [cli, 'run', REQUEST(i), '--json'], {
+      cwd: tmp,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...productEnv({ DATABASE_PATH: cliDb }) },
+      stdio: ['ignore', 'pipe', cliErr],
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const runMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const result = JSON.parse(json);
+    if (result.status !== 'completed') throw new Error(`broski run ended ${result.status}`);
+    if (i === 0) continue;
+    out.help.push(helpMs);
+    out.cliRun.push(runMs);
+  }
+  return {
+    apiReadyMs: u.summary(out.api.map((r) => r.readyMs)),
+    apiRssMb: u.summary(out.api.map((r) => r.rssMb)),
+    workerReadyMs: u.summary(out.worker.map((r) => r.readyMs)),
+    workerRssMb: u.summary(out.worker.map((r) => r.rssMb)),
+    helpMs: u.summary(out.help),
+    cliRunMs: u.summary(out.cliRun),
+  };
+}
+
+async function benchHttp() {
+  log('HTTP overhead: seeding the database through the product');
+  const productDb = path.join(tmp, 'http-product.db');
+  const bareDb = path.join(tmp, 'http-bare.db');
+  const seeder = await startApi('seed', { DATABASE_PATH: productDb });
+  const ids = await submitMany(seeder.port, 20, 0, 4);
+  await waitIdle(productDb);
+  await u.stop(seeder.child);
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (fs.existsSync(productDb + suffix)) fs.copyFileSync(productDb + suffix, bareDb + suffix);
+  }
+  const workflowId = ids[ids.length - 1];
+
+  const product = await startApi('product', { DATABASE_PATH: productDb });
+  const barePort = await u.freePort();
+  const bare = u.start(process.execPath, [path.join(__dirname, 'bare-server.js')], {
+    env: { PORT: String(barePort), DATABASE_PATH: bareDb },
+  });
+  await u.waitHttpReady(barePort, '/health/ready', process.hrtime.bigint(), bare);
+
+  // Both servers answer the same shape for the same row.
+  const a = await u.request(product.port, 'GET', `/api/v1/workflows/${workflowId}`);
+  const b = await u.request(barePort, 'GET', `/api/v1/workflows/${workflowId}`);
+  if (a.status !== 200 || b.status !== 200 || a.body.tasks.length !== b.body.tasks.length) {
+    throw new Error('product and bare server disagree on GET /workflows/:id');
+  }
+  const responseBytes = Buffer.byteLength(JSON.stringify(a.body));
+
+  const routes = [
+    { key: 'workflow', label: 'GET /api/v1/workflows/:id', method: 'GET', path: `/api/v1/workflows/${workflowId}` },
+    { key: 'agent', label: 'GET /api/v1/agents/:type', method: 'GET', path: '/api/v1/agents/researcher' },
+  ];
+  const servers = [
+    { key: 'product', port: product.port },
+    { key: 'bare', port: barePort },
+  ];
+  const rows = [];
+  for (const route of routes) {
+    for (const connections of [1, 50]) {
+      log(`HTTP ${route.label} at ${connections} connection(s)`);
+      for (const s of servers) await cannon(s.port, route, connections, cfg.warmSecs);
+      const runs = { product: [], bare: [] };
+      for (let r = 0; r < cfg.httpRuns; r += 1) {
+        // Alternate the order so that drift on the machine hits both alike.
+        const order = r % 2 === 0 ? servers : [...servers].reverse();
+        for (const s of order) runs[s.key].push(await cannon(s.port, route, connections, cfg.httpSecs));
+      }
+      rows.push({ route: route.label, key: route.key, connections, ...aggregate(runs) });
+    }
+  }
+  await u.stop(product.child);
+
+  // Accept latency: POST /api/v1/workflows at one connection, a fixed number per run.
+  log('HTTP submit latency');
+  const submit = { label: 'POST /api/v1/workflows', method: 'POST', path: '/api/v1/workflows', body: JSON.stringify({ request: REQUEST(7) }) };
+  const submitRows = [];
+  // (a) the default deployment: inline driver, the API runs the workflows it accepts.
+  const inlineDb = path.join(tmp, 'submit-inline.db');
+  const inlineApi = await startApi('submit-inline', { DATABASE_PATH: inlineDb });
+  submitRows.push({ setup: 'product, inline driver (API runs the workflows)', ...(await submitRuns(inlineApi.port, inlineDb)) });
+  await u.stop(inlineApi.child);
+  // (b) BullMQ: the API only stores and enqueues (workers are other processes, stopped here).
+  const bullDb = path.join(tmp, 'submit-bullmq.db');
+  const bullApi = await startApi('submit-bullmq', {
+    DATABASE_PATH: bullDb,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `bench-submit-${process.pid}`,
+    RUN_WORKERS: 'false',
+  });
+  submitRows.push({ setup: 'product, BullMQ driver (API stores and enqueues)', ...(await submitRuns(bullApi.port, undefined)) });
+  await u.stop(bullApi.child);
+  submitRows.push({ setup: 'bare Fastify + better-sqlite3 (store only)', ...(await submitRuns(barePort, undefined)) });
+  await u.stop(bare);
+
+  async function submitRuns(port, waitDb) {
+    await cannon(port, submit, 1, undefined, 50);
+    if (waitDb !== undefined) await waitIdle(waitDb);
+    const runs = [];
+    for (let r = 0; r < cfg.httpRuns; r += 1) {
+      runs.push(await cannon(port, submit, 1, undefined, cfg.submitReqs));
+      if (waitDb !== undefined) await waitIdle(waitDb);
+    }
+    return {
+      rps: u.summary(runs.map((x) => x.rps)),
+      p50: u.summary(runs.map((x) => x.p50)),
+      p99: u.summary(runs.map((x) => x.p99)),
+    };
+  }
+
+  return { rows, submit: submitRows, responseBytes };
+}
+
+function aggregate(runs) {
+  const pick = (list, field) => u.summary(list.map((x) => x[field]));
+  const ratios = runs.product.map((p, i) => p.rps / runs.bare[i].rps);
+  return {
+    product: { rps: pick(runs.product, 'rps'), p50: pick(runs.product, 'p50'), p99: pick(runs.product, 'p99') },
+    bare: { rps: pick(runs.bare, 'rps'), p50: pick(runs.bare, 'p50'), p99: pick(runs.bare, 'p99') },
+    ratio: u.summary(ratios),
+  };
+}
+
+/** One orchestration setup: warm-up, loaded runs (bursts of N), then unloaded hand-offs. */
+async function orchestrationSetup(label, setup) {
+  log(`orchestration: ${label}`);
+  const dbFile = path.join(tmp, `orch-${setup.key}.db`);
+  const prefix = `bench-${setup.key}-${process.pid}`;
+  const common = { DATABASE_PATH: dbFile, RECONCILE_INTERVAL_MS: '30000' };
+  const env =
+    setup.workers === 0
+      ? { ...common, QUEUE_DRIVER: 'inline' }
+      : { ...common, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
+  const api = await startApi(label, { ...env, RUN_WORKERS: setup.workers === 0 ? 'true' : 'false' });
+  const workers = [];
+  for (let i = 0; i < setup.workers; i += 1) workers.push(await startWorker(env));
+  let offset = 0;
+  const burst = async (n) => {
+    const t0 = Date.now();
+    const ids = await submitMany(api.port, n, offset);
+    offset += n;
+    await waitIdle(dbFile);
+    return orchestrationFigures(dbFile, ids, t0);
+  };
+  await burst(Math.max(20, Math.floor(cfg.orchN / 4))); // warm-up
+  const loaded = [];
+  for (let r = 0; r < cfg.orchRuns; r += 1) loaded.push(await burst(cfg.orchN));
+  // Unloaded: one workflow at a time, so a hand-off is not a wait in a queue behind others.
+  const idleIds = [];
+  const t0 = Date.now();
+  for (let i = 0; i < cfg.idleN; i += 1) {
+    const ids = await submitMany(api.port, 1, offset, 1);
+    offset += 1;
+    await waitIdle(dbFile);
+    idleIds.push(...ids);
+  }
+  const idle = orchestrationFigures(dbFile, idleIds, t0);
+  // The API's memory after a run of 1,000 workflows (the inline API ran all of them itself).
+  const memoryAfter = QUICK ? offset : 1000;
+  while (offset < memoryAfter) await burst(Math.min(cfg.orchN, memoryAfter - offset));
+  await u.sleep(1000);
+  const memory = {
+    apiRssMb: u.rssMb(api.child.pid),
+    workerRssMb: workers.map((w) => u.rssMb(w.child.pid)),
+    workflowsProcessed: offset,
+  };
+  for (const w of workers) await u.stop(w.child);
+  await u.stop(api.child);
+  const failed = loaded.reduce((s, x) => s + (x.workflows - x.completed), 0);
+  if (failed > 0) throw new Error(`${label}: ${failed} workflows did not complete`);
+  return {
+    label,
+    ...setup,
+    stepsPerRun: loaded[0].steps,
+    workflowsPerRun: cfg.orchN,
+    stepsPerSec: u.summary(loaded.map((x) => x.stepsPerSec)),
+    jobsPerSec: u.summary(loaded.map((x) => x.jobsPerSec)),
+    wallMs: u.summary(loaded.map((x) => x.wallMs)),
+    loadedHandoffP50: u.summary(loaded.map((x) => x.handoff.p50)),
+    loadedHandoffP99: u.summary(loaded.map((x) => x.handoff.p99)),
+    idleHandoff: idle.handoff,
+    memory,
+  };
+}
+
+function rawBullmq(mode, count) {
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'raw-bullmq.js')], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: redisUrl,
+      PREFIX: `bench-raw-${process.pid}`,
+      COUNT: String(count),
+      CONCURRENCY: '4',
+      MODE: mode,
+    },
+    encoding: 'utf8',
+    timeout: 150_000,
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+async function benchOrchestration() {
+  const setups = [
+    { key: 'inline', label: 'inline driver (API runs the jobs)', workers: 0 },
+    { key: 'bullmq1', label: 'BullMQ, 1 worker process', workers: 1 },
+    { key: 'bullmq2', label: 'BullMQ, 2 worker processes', workers: 2 },
+  ];
+  const results = [];
+  for (const s of setups) results.push(await orchestrationSetup(s.label, s));
+  // Raw BullMQ: as many no-op jobs as the product ran per loaded run (plan + steps + finalize).
+  const count = results[1].stepsPerRun + 2 * cfg.orchN;
+  log(`raw BullMQ: ${count} no-op jobs added one by one`);
+  rawBullmq('throughput', Math.min(count, 500)); // warm-up
+  const raw = [];
+  for (let r = 0; r < cfg.orchRuns; r += 1) raw.push(rawBullmq('throughput', count));
+  const chain = rawBullmq('chain', 300);
+  return {
+    setups: results,
+    raw: { jobs: count, jobsPerSec: u.summary(raw.map((x) => x.jobsPerSec)), chainHandoff: u.percentiles(chain.handoffs) },
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    cpu,
+    cores: os.cpus().length,
+    ramGb: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    date: new Date().toISOString(),
+    commit: (() => {
+      try {
+        return execSync('git rev-parse --short HEAD', { cwd: u.ROOT, encoding: 'utf8' }).trim();
+      } catch {
+        return 'unknown';
+      }
+    })(),
+  };
+}
+
+async function main() {
+  const deadline = setTimeout(() => {
+    process.stderr.write('bench: over its time bound, stopping\n');
+    u.killAll();
+    process.exit(2);
+  }, BENCH_DEADLINE_MS);
+  deadline.unref();
+  const began = Date.now();
+  if (!args.has('no-build')) {
+    log('npm run build');
+    execSync('npm run build', { cwd: u.ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'broski-bench-'));
+  const r = await startRedis();
+  redis = r.child;
+  redisUrl = r.url;
+  const results = { machine: machine(), quick: QUICK, config: cfg };
+  try {
+    if (ONLY.has('startup')) results.startup = await benchStartup();
+    if (ONLY.has('http')) results.http = await benchHttp();
+    if (ONLY.has('orch')) results.orch = await benchOrchestration();
+  } finally {
+    await u.stop(redis);
+    u.killAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  results.durationSec = (Date.now() - began) / 1000;
+  if (args.has('json')) fs.writeFileSync(args.get('json'), JSON.stringify(results, null, 2));
+  const complete = ONLY.has('startup') && ONLY.has('http') && ONLY.has('orch') && !QUICK;
+  const target = complete ? path.join(__dirname, 'RESULTS.md') : path.join(os.tmpdir(), 'broski-bench-partial.md');
+  const summaryText = writeReport(results, target);
+  process.stdout.write(`\n${summaryText}\n`);
+  log(`report written to ${target} (${results.durationSec.toFixed(0)} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    u.killAll();
+    if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+    process.exit(1);
+  },
+);
