@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { ZodSerializerInterceptor, ZodValidationPipe } from 'nestjs-zod';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ZodValidationPipe } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
 import { ProblemFilter } from '../common/http/problem.filter';
 import { AgentsController } from '../modules/agents/agents.controller';
@@ -22,9 +22,10 @@ export class ApiModule {
         ...(config.queue.runWorkers ? [OrchestratorProcessorModule] : []),
       ],
       controllers: [HealthController, AgentsController, WorkflowsController, TasksController],
+      // Responses are checked against their contract schema by @ZodResponse
+      // (common/http/zod-response.decorator.ts), not by a global interceptor.
       providers: [
         { provide: APP_PIPE, useClass: ZodValidationPipe },
-        { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ShutdownBackup,
       ],

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
 import { registerRateLimit } from '../common/http/rate-limit';
@@ -47,13 +47,12 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
   // Security headers; the API serves JSON only, and /docs needs its inline scripts, so no CSP.
-  await fastify.register(helmet, {
-    contentSecurityPolicy: false,
-    crossOriginEmbedderPolicy: false,
+  // The helmet middleware is built once (@fastify/helmet builds it again on every request).
+  const securityHeaders = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    securityHeaders(request.raw, reply.raw, () => done());
   });
   if (config.http.corsOrigins.length > 0) {
     app.enableCors({

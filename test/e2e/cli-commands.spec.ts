@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { agentSchema } from '../../src/modules/agents/agents.contract';
-import { workflowDetailSchema } from '../../src/modules/workflows/workflows.contract';
+import { z } from 'zod';
+import { eventSchema, workflowDetailSchema } from '../../src/modules/workflows/workflows.contract';
 import { listen, startTestApp, type TestApp } from '../helpers/app';
 import { cliDir, cliEnv, closedPort, jsonOf, killAllCli, runCliInJest, UUID } from '../helpers/cli';
 import { testConfig } from '../helpers/config';
@@ -64,7 +65,10 @@ describe.each(modes)('commands (%s)', (_mode, makeEnv) => {
     expect(shown.stdout).toContain('waits for approval');
     const rejected = await runCliInJest(['workflows', 'reject', later], env);
     expect(rejected.stdout).toContain('it is cancelled');
-    const detachedJson = await runCliInJest(['run', 'Later 2', '--detach', '--json'], env);
+    const detachedJson = await runCliInJest(
+      ['run', 'Later 2', '--require-approval', '--detach', '--json'],
+      env,
+    );
     const cancelled = await runCliInJest(
       ['workflows', 'cancel', workflowDetailSchema.parse(jsonOf(detachedJson)).id, '--json'],
       env,
@@ -85,12 +89,11 @@ describe.each(modes)('commands (%s)', (_mode, makeEnv) => {
     expect(events.stdout).toContain('workflow.planned');
     expect(events.stdout).not.toContain('workflow.created');
     const follow = await runCliInJest(['workflows', 'events', id, '--follow', '--json'], env);
-    expect(
-      follow.stdout
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line)),
-    ).not.toHaveLength(0);
+    const streamed = follow.stdout
+      .trim()
+      .split('\n')
+      .map((line) => eventSchema.parse(JSON.parse(line)));
+    expect(streamed[streamed.length - 1]?.type).toBe('workflow.completed');
     const showFollow = await runCliInJest(['workflows', 'show', id, '--follow', '--json'], env);
     expect(workflowDetailSchema.parse(jsonOf(showFollow)).id).toBe(id);
   });
@@ -140,10 +143,11 @@ describe('commands (local only)', () => {
   it('db migrate and db backup, with --json', async () => {
     const env = cliEnv(cliDir());
     const migrated = await runCliInJest(['db', 'migrate', '--json'], env);
-    expect(jsonOf(migrated)).toMatchObject({
-      created: true,
-      applied: expect.arrayContaining(['0000_initial']),
-    });
+    const report = z
+      .object({ created: z.boolean(), applied: z.array(z.string()) })
+      .parse(jsonOf(migrated));
+    expect(report.created).toBe(true);
+    expect(report.applied).toContain('0000_initial');
     const backup = await runCliInJest(['db', 'backup'], env);
     expect(backup.code).toBe(0);
     expect(backup.stdout).toMatch(/✓ Backed up .* \(\d+\.\d KiB, integrity ok, \d+ ms\)/);
@@ -171,7 +175,9 @@ describe('commands (local only)', () => {
     const revoked = await runCliInJest(['keys', 'revoke', id], env);
     expect(revoked.stdout).toContain('Revoked API key "ci"');
     const createdJson = await runCliInJest(['keys', 'create', 'ops', '--json'], env);
-    expect(jsonOf(createdJson)).toMatchObject({ name: 'ops', key: expect.stringMatching(/^bsk_/) });
+    const made = z.object({ name: z.string(), key: z.string() }).parse(jsonOf(createdJson));
+    expect(made.name).toBe('ops');
+    expect(made.key).toMatch(/^bsk_/);
     const remote = await runCliInJest(['keys', 'list', '--api-url', baseUrl], env);
     expect(remote.code).toBe(2);
     const port = await closedPort();

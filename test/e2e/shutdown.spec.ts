@@ -89,7 +89,7 @@ describe('graceful shutdown of the API', () => {
 
     const backups = backupsIn(backupDir);
     expect(backups).toHaveLength(1);
-    const copy = readBackup(path.join(backupDir, backups[0]!));
+    const copy = readBackup(path.join(backupDir, backups[0] ?? 'missing'));
     expect(copy.integrity).toBe('ok');
     expect(copy.ids.sort()).toEqual([...ids].sort());
     fs.rmSync(dir, { recursive: true, force: true });

@@ -154,6 +154,16 @@ export function jsonOf(result: CliResult): unknown {
 
 export const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
+/** Replaces a property of an object for a while; answers the function that puts it back. */
+function override(target: object, key: string, value: unknown): () => void {
+  const own = Object.getOwnPropertyDescriptor(target, key);
+  Object.defineProperty(target, key, { value, configurable: true, writable: true });
+  return () => {
+    if (own === undefined) Reflect.deleteProperty(target, key);
+    else Object.defineProperty(target, key, own);
+  };
+}
+
 class ExitCalled extends Error {
   constructor(readonly code: number) {
     super(`process.exit(${code})`);
@@ -179,19 +189,20 @@ export async function runCliInJest(
   Object.assign(process.env, { LOG_LEVEL: 'silent' }, env);
   let stdout = '';
   let stderr = '';
-  const tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
-  Object.defineProperty(process.stdout, 'isTTY', { value: false, configurable: true });
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const exit = jest.spyOn(process, 'exit').mockImplementation((code) => {
-    throw new ExitCalled(typeof code === 'number' ? code : 0);
-  });
+  const restore = [
+    override(process.stdout, 'isTTY', false),
+    override(process.stdout, 'write', (chunk: unknown) => {
+      stdout += String(chunk);
+      return true;
+    }),
+    override(process.stderr, 'write', (chunk: unknown) => {
+      stderr += String(chunk);
+      return true;
+    }),
+    override(process, 'exit', (exitCode?: number | string | null): never => {
+      throw new ExitCalled(typeof exitCode === 'number' ? exitCode : 0);
+    }),
+  ];
   let code = 0;
   try {
     const app = await CommandFactory.createWithoutRunning(CliModule, {
@@ -214,11 +225,7 @@ export async function runCliInJest(
     code = error.code;
   } finally {
     process.exitCode = undefined;
-    exit.mockRestore();
-    out.mockRestore();
-    err.mockRestore();
-    if (tty === undefined) Reflect.deleteProperty(process.stdout, 'isTTY');
-    else Object.defineProperty(process.stdout, 'isTTY', tty);
+    for (const undo of restore.reverse()) undo();
     for (const key of Object.keys(process.env)) delete process.env[key];
     Object.assign(process.env, saved);
   }

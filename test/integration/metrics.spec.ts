@@ -121,7 +121,10 @@ describe('GET /metrics', () => {
       const values = buckets.map((b) => b.value);
       expect(values).toEqual([...values].sort((a, b) => a - b));
       expect(values[values.length - 1]).toBe(count);
-      const expectedSum = tasks.reduce((sum, task) => sum + seconds(task.startedAt, task.finishedAt), 0);
+      const expectedSum = tasks.reduce(
+        (sum, task) => sum + seconds(task.startedAt, task.finishedAt),
+        0,
+      );
       expect(valueOf(samples, 'broski_task_duration_seconds_sum', labels)).toBeCloseTo(
         expectedSum,
         2,

@@ -6,6 +6,7 @@ import {
   BackupError,
   backupFileName,
   pruneBackups,
+  type BackupResult,
 } from '../../src/modules/database/backup';
 import { tempDir } from '../helpers/config';
 
@@ -29,7 +30,7 @@ describe('backupDatabase', () => {
 
   it('writes a verified, self-contained copy under a time-ordered name and keeps the newest', async () => {
     const backups = path.join(dir, 'backups');
-    const results = [];
+    const results: BackupResult[] = [];
     for (let i = 0; i < 4; i += 1) {
       results.push(
         await backupDatabase(source, {

@@ -189,6 +189,7 @@ describe('live progress', () => {
 
   it('formats durations, usage and long text', () => {
     expect(formatDuration(420)).toBe('0.4s');
+    expect(formatDuration(12)).toBe('<0.1s');
     expect(formatDuration(125_000)).toBe('2m 05s');
     expect(formatDuration(3_720_000)).toBe('1h 02m');
     expect(formatUsage({ llmCalls: 1, inputTokens: 1234, outputTokens: 5 })).toBe(

@@ -41,10 +41,16 @@ export function pinoOptions(config: AppConfig, role: ProcessRole): pino.LoggerOp
   };
 }
 
-/** Where log lines go: stdout, or a file (the CLI keeps the terminal clean that way). */
-export function logDestination(config: AppConfig): pino.DestinationStream | undefined {
+/**
+ * Where log lines go: stdout, or a file (the CLI keeps the terminal clean that way). The CLI's
+ * short-lived processes write synchronously, so no line is lost when they exit.
+ */
+export function logDestination(
+  config: AppConfig,
+  role: ProcessRole,
+): pino.DestinationStream | undefined {
   if (config.log.file === undefined) return undefined;
-  return pino.destination({ dest: config.log.file, mkdir: true, sync: false });
+  return pino.destination({ dest: config.log.file, mkdir: true, sync: role === 'cli' });
 }
 
 type HttpOptions = Exclude<NonNullable<Params['pinoHttp']>, unknown[] | pino.DestinationStream>;
@@ -52,7 +58,7 @@ type RawRequest = IncomingMessage & { id?: unknown };
 
 function loggerParams(config: AppConfig, role: ProcessRole): Params {
   const options = pinoOptions(config, role);
-  const destination = logDestination(config);
+  const destination = logDestination(config, role);
   const httpOptions: HttpOptions = {
     ...options,
     quietReqLogger: true,

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodResponse } from 'nestjs-zod';
+import { ZodResponse } from '../../common/http/zod-response.decorator';
 import { ApiProblems } from '../../common/http/api-problems.decorator';
 import {
   AgentDto,

@@ -97,7 +97,7 @@ export async function reportFollow(
     output.note(
       `Detached from workflow ${workflowId}${status === undefined ? '' : ` (${status})`}; it was not cancelled.`,
     );
-    if (client.mode === 'in-process') {
+    if (client.runsWorkflows) {
       output.note(
         c.dim(
           'It ran in this process: its unfinished steps resume when you follow it again, or under `broski serve` / `broski worker` on this database.',

@@ -106,11 +106,7 @@ export class MetricsRepository {
       })
       .from(tasks)
       .where(
-        and(
-          eq(tasks.status, 'completed'),
-          isNotNull(tasks.startedAt),
-          isNotNull(tasks.finishedAt),
-        ),
+        and(eq(tasks.status, 'completed'), isNotNull(tasks.startedAt), isNotNull(tasks.finishedAt)),
       )
       .groupBy(tasks.agentType, bucket)
       .all();

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodResponse } from 'nestjs-zod';
+import { ZodResponse } from '../../common/http/zod-response.decorator';
 import { ApiProblems } from '../../common/http/api-problems.decorator';
 import { AgentTypeParamsDto } from '../agents/agents.contract';
 import {

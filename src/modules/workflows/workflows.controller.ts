@@ -12,7 +12,7 @@ import {
 } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ZodResponse } from 'nestjs-zod';
+import { ZodResponse } from '../../common/http/zod-response.decorator';
 import { z } from 'zod';
 import { DomainError } from '../../common/domain-error';
 import { ApiProblems } from '../../common/http/api-problems.decorator';

@@ -30,6 +30,11 @@ export interface BroskiClient {
   readonly mode: ClientMode;
   /** Where the data lives, for messages: the database file or the server URL. */
   readonly target: string;
+  /**
+   * True when this process runs the workflows it follows (in-process with the inline queue):
+   * then nothing runs them while no CLI follows them and no server or worker processes them.
+   */
+  readonly runsWorkflows: boolean;
 
   submit(input: SubmitWorkflowInput): Promise<WorkflowDetail>;
   listWorkflows(query: ListWorkflowsQuery): Promise<Page<Workflow>>;

@@ -64,6 +64,7 @@ interface RequestOptions<T> {
  */
 export class HttpClient implements BroskiClient {
   readonly mode = 'http' as const;
+  readonly runsWorkflows = false;
   readonly target: string;
   private readonly base: string;
 
@@ -243,6 +244,8 @@ export class HttpClient implements BroskiClient {
     if (response.body === null) return;
     const parser = new SseParser();
     const decoder = new TextDecoder();
+    // undici types the body as ReadableStream<any>: read it as unknown chunks, checked below.
+    // type-coverage:ignore-next-line
     const reader: ReadableStreamDefaultReader<unknown> = response.body.getReader();
     for (;;) {
       const read = await reader.read();

@@ -80,9 +80,7 @@ const STDERR_PATH = '/dev/stderr';
 function stderrIsStream(): boolean {
   try {
     const stat = fs.fstatSync(2);
-    return (
-      (stat.isFIFO() || stat.isCharacterDevice()) && fs.existsSync(STDERR_PATH)
-    );
+    return (stat.isFIFO() || stat.isCharacterDevice()) && fs.existsSync(STDERR_PATH);
   } catch {
     return false;
   }
@@ -91,8 +89,7 @@ function stderrIsStream(): boolean {
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**
- * The configuration of the CLI's own application context: the inline queue (the CLI executes
- * what it follows), a short shutdown grace (Ctrl-C hands running steps back at once, to be
+ * The configuration of the CLI's own application context: a short shutdown grace (Ctrl-C hands running steps back at once, to be
  * resumed later), and a quiet terminal — logs go to LOG_FILE when set, else to stderr at warn
  * (error under a live view).
  */
@@ -119,7 +116,6 @@ export function inProcessConfig(
     },
     queue: {
       ...config.queue,
-      driver: 'inline',
       queues: ['workflows', 'tasks'],
       shutdownGraceMs: Math.min(config.queue.shutdownGraceMs, CLI_SHUTDOWN_GRACE_MS),
     },
@@ -133,6 +129,11 @@ export function inProcessConfig(
 export class InProcessClient implements BroskiClient {
   readonly mode = 'in-process' as const;
   readonly target: string;
+  /**
+   * With the inline queue this process runs what it follows (job processors, resuming unfinished
+   * work at start). With BullMQ (REDIS_URL) the workers do: this process only enqueues and reads.
+   */
+  readonly runsWorkflows: boolean;
   private app: INestApplicationContext | undefined;
   private services: Services | undefined;
   private starting: Promise<Services> | undefined;
@@ -142,6 +143,7 @@ export class InProcessClient implements BroskiClient {
     private readonly options: InProcessOptions,
   ) {
     this.target = config.database.path;
+    this.runsWorkflows = config.queue.driver === 'inline';
   }
 
   submit(input: SubmitWorkflowInput): Promise<WorkflowDetail> {
@@ -263,7 +265,7 @@ export class InProcessClient implements BroskiClient {
   private async boot(): Promise<Services> {
     const config = inProcessConfig(this.config, this.options);
     const app = await NestFactory.createApplicationContext(
-      InProcessCliModule.forRoot(config, this.options.execute),
+      InProcessCliModule.forRoot(config, this.options.execute && this.runsWorkflows),
       { logger: false, abortOnError: false },
     );
     this.app = app;

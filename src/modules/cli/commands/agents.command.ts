@@ -15,20 +15,23 @@ import { BroskiCommand, CommandGroup, intOption, parseInput, parseOptions } from
 import type { CliSession } from '../cli-session';
 import { agentRows, formatAgent } from '../output/format';
 
+const RESET = 'default';
+/** `default` (RESET) on the command line clears the field (null: the defaults apply). */
+const orReset = <T extends z.ZodType>(schema: T) =>
+  z.union([z.literal(RESET).transform(() => null), schema]).optional();
+
 /** Values of the agent flags as their handlers leave them. */
 const agentFieldsSchema = z.object({
   type: z.string().optional(),
   name: z.string().optional(),
   description: z.string().optional(),
   systemPrompt: z.string().optional(),
-  model: z.string().nullable().optional(),
-  temperature: z.number().nullable().optional(),
-  maxOutputTokens: z.number().nullable().optional(),
+  model: orReset(z.string()),
+  temperature: orReset(z.number()),
+  maxOutputTokens: orReset(z.number()),
   enable: z.boolean().optional(),
 });
-type AgentFields = z.infer<typeof agentFieldsSchema>;
-
-const RESET = 'default';
+type AgentFields = z.output<typeof agentFieldsSchema>;
 
 function agentType(raw: string | undefined): string {
   return parseInput(agentTypeSchema, raw, () => 'agent type');
@@ -68,13 +71,14 @@ abstract class AgentFieldsCommand extends BroskiCommand {
     flags: '--model <provider:model>',
     description: `"offline", "openai:<model>" or "anthropic:<model>"; "${RESET}" uses DEFAULT_MODEL`,
   })
-  parseModel(value: string): string | null {
-    return value === RESET ? null : value;
+  parseModel(value: string): string {
+    return value;
   }
 
   @Option({ flags: '--temperature <t>', description: `0–2; "${RESET}" for the provider's` })
-  parseTemperature(value: string): number | null {
-    if (value === RESET) return null;
+  parseTemperature(value: string): number | typeof RESET {
+    // commander treats null as "no value": RESET stays a string until the schema clears it.
+    if (value === RESET) return RESET;
     const parsed = Number(value);
     if (value.trim() === '' || !Number.isFinite(parsed)) {
       throw new InvalidArgumentError('must be a number from 0 to 2.');
@@ -86,8 +90,8 @@ abstract class AgentFieldsCommand extends BroskiCommand {
     flags: '--max-output-tokens <n>',
     description: `limit of each answer; "${RESET}" for none`,
   })
-  parseMaxOutputTokens(value: string): number | null {
-    return value === RESET ? null : intOption(value, 1, 200_000);
+  parseMaxOutputTokens(value: string): number | typeof RESET {
+    return value === RESET ? RESET : intOption(value, 1, 200_000);
   }
 
   protected fields(raw: Record<string, unknown>): AgentFields {

@@ -46,7 +46,7 @@ export class RunCommand extends BroskiCommand {
       if (output.json) output.printJson(workflow);
       else output.line(workflow.id);
       output.note(
-        client.mode === 'in-process'
+        client.runsWorkflows
           ? `Stored workflow ${workflow.id}: it runs when you follow it (broski workflows show ${workflow.id} --follow) or under broski serve / broski worker.`
           : `Submitted workflow ${workflow.id}. Follow it: broski workflows show ${workflow.id} --follow`,
       );

@@ -10,6 +10,7 @@ import type { Colors } from './output';
 /** 0.4s, 12.3s, 2m 05s, 1h 02m. */
 export function formatDuration(ms: number): string {
   const safe = Math.max(0, ms);
+  if (safe < 50) return '<0.1s';
   if (safe < 60_000) return `${(safe / 1000).toFixed(1)}s`;
   const seconds = Math.round(safe / 1000);
   if (seconds < 3600)

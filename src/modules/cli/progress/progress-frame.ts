@@ -79,7 +79,9 @@ function renderStep(
   const { colors } = ctx;
   const key = colors.bold(step.key.padEnd(keyWidth));
   const agent = step.agentType === '' ? '' : colors.dim(` · ${step.agentType}`);
-  const head = (symbol: string) => `  ${symbol} ${key}  ${truncate(step.title, 48)}${agent}`;
+  const titleWidth = Math.max(20, Math.min(80, ctx.width - keyWidth - 40));
+  const head = (symbol: string) =>
+    `  ${symbol} ${key}  ${truncate(step.title, titleWidth)}${agent}`;
   const time =
     step.startedAt === undefined
       ? ''
