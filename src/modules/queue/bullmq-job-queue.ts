@@ -5,6 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobQueue, type EnqueueOptions } from './job-queue';
 import {
+  dispatchJob,
   isJobName,
   JOBS,
   jobIdOf,
@@ -12,7 +13,6 @@ import {
   type JobContext,
   type JobHandlers,
   type JobName,
-  type JobOutcome,
   type JobPayload,
   type QueueKey,
 } from './jobs';
@@ -170,27 +170,11 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
   ): Promise<void> {
     if (!isJobName(job.name)) throw new Error(`unknown job ${job.name}`);
     const context: JobContext = { jobId: job.id ?? '', shutdownSignal: this.shutdown.signal };
-    const outcome = await this.dispatch(handlers, job.name, job.data, context);
+    const outcome = await dispatchJob(handlers, job.name, job.data, context);
     if (outcome !== undefined) {
       // The handler asked for a later run (Retry-After, backoff, hand-back at shutdown).
       await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
       throw new DelayedError();
-    }
-  }
-
-  private dispatch(
-    handlers: JobHandlers,
-    name: JobName,
-    data: unknown,
-    context: JobContext,
-  ): Promise<JobOutcome> {
-    switch (name) {
-      case 'plan':
-        return handlers.plan(JOBS.plan.payload.parse(data), context);
-      case 'task':
-        return handlers.task(JOBS.task.payload.parse(data), context);
-      case 'finalize':
-        return handlers.finalize(JOBS.finalize.payload.parse(data), context);
     }
   }
 

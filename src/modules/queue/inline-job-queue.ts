@@ -3,9 +3,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobQueue, type EnqueueOptions } from './job-queue';
 import {
+  dispatchJob,
   JOBS,
   jobIdOf,
-  type JobHandler,
   type JobHandlers,
   type JobName,
   type JobPayload,
@@ -139,10 +139,11 @@ export class InlineJobQueue extends JobQueue {
   }
 
   private async execute(job: InlineJob): Promise<void> {
-    const handler = this.handlerFor(job.name);
+    const handlers = this.handlers;
+    if (handlers === undefined) return;
     let retryInMs: number | undefined;
     try {
-      const outcome = await handler(job.payload, {
+      const outcome = await dispatchJob(handlers, job.name, job.payload, {
         jobId: job.id,
         shutdownSignal: this.shutdown.signal,
       });
@@ -166,25 +167,5 @@ export class InlineJobQueue extends JobQueue {
     } else {
       this.jobs.delete(job.id);
     }
-  }
-
-  private handlerFor(
-    name: JobName,
-  ): (
-    payload: unknown,
-    context: Parameters<JobHandler<JobName>>[1],
-  ) => ReturnType<JobHandler<JobName>> {
-    const handlers = this.handlers;
-    if (handlers === undefined) throw new Error('no job handlers registered');
-    return (payload, context) => {
-      switch (name) {
-        case 'plan':
-          return handlers.plan(JOBS.plan.payload.parse(payload), context);
-        case 'task':
-          return handlers.task(JOBS.task.payload.parse(payload), context);
-        case 'finalize':
-          return handlers.finalize(JOBS.finalize.payload.parse(payload), context);
-      }
-    };
   }
 }

@@ -56,3 +56,20 @@ export type JobHandler<N extends JobName> = (
 ) => Promise<JobOutcome>;
 
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
+
+/** Parses a job's payload with its catalogue schema and calls its handler. */
+export function dispatchJob(
+  handlers: JobHandlers,
+  name: JobName,
+  data: unknown,
+  context: JobContext,
+): Promise<JobOutcome> {
+  switch (name) {
+    case 'plan':
+      return handlers.plan(JOBS.plan.payload.parse(data), context);
+    case 'task':
+      return handlers.task(JOBS.task.payload.parse(data), context);
+    case 'finalize':
+      return handlers.finalize(JOBS.finalize.payload.parse(data), context);
+  }
+}
