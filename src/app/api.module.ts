@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config';
 import { ProblemFilter } from '../common/http/problem.filter';
 import { AgentsController } from '../modules/agents/agents.controller';
 import { ShutdownBackup } from '../modules/database/shutdown-backup';
+import { MetricsModule } from '../modules/metrics/metrics.module';
 import { HealthController } from '../modules/health/health.controller';
 import { OrchestratorProcessorModule } from '../modules/orchestrator/orchestrator-processor.module';
 import { TasksController } from '../modules/tasks/tasks.controller';
@@ -19,6 +20,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         CoreModule.forRoot(config, 'api'),
+        MetricsModule,
         ...(config.queue.runWorkers ? [OrchestratorProcessorModule] : []),
       ],
       controllers: [HealthController, AgentsController, WorkflowsController, TasksController],

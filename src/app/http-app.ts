@@ -12,6 +12,11 @@ import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
 import { registerRateLimit } from '../common/http/rate-limit';
 import { mountQueueDashboard } from '../modules/queue/queue-dashboard';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { sendProblem } from '../common/http/problem.filter';
+import { registerHttpMetrics } from '../modules/metrics/http-metrics';
+import { MetricsService } from '../modules/metrics/metrics.service';
+import { unhandledCounts } from './process-guards';
 import { ApiModule } from './api.module';
 
 const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
@@ -35,6 +40,12 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     genReqId: requestIdFor,
     trustProxy: false,
     return503OnClosing: true,
+    // Errors Fastify answers before any route runs (malformed percent-encoding, over-long path
+    // parameters) are problem+json too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-request-id', request.id);
+      sendProblem(request, reply, error, request.log);
+    },
     requestTimeout: config.http.requestTimeoutMs,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
@@ -47,9 +58,15 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(MetricsService);
+  metrics.readUnhandledErrorsFrom(() => unhandledCounts);
+  registerHttpMetrics(fastify, metrics);
   // Security headers; the API serves JSON only, and /docs needs its inline scripts, so no CSP.
   // The helmet middleware is built once (@fastify/helmet builds it again on every request).
-  const securityHeaders = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  const securityHeaders = helmet({
+    contentSecurityPolicy: false,
+    crossOriginEmbedderPolicy: false,
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     securityHeaders(request.raw, reply.raw, () => done());

@@ -15,7 +15,8 @@ export function rateLimitKey(request: FastifyRequest): string {
 
 /**
  * RATE_LIMIT_PER_MINUTE requests per minute per key (0 turns it off); past it 429 problem+json
- * with Retry-After and the x-ratelimit-* headers. Health checks are never limited.
+ * with Retry-After and the x-ratelimit-* headers. Health checks and metrics scrapes are never
+ * limited.
  */
 export async function registerRateLimit(
   fastify: FastifyInstance,
@@ -27,7 +28,7 @@ export async function registerRateLimit(
     max: perMinute,
     timeWindow: 60_000,
     keyGenerator: rateLimitKey,
-    allowList: (request) => request.url.startsWith('/health/'),
+    allowList: (request) => request.url.startsWith('/health/') || request.url === '/metrics',
     errorResponseBuilder: (_request, context) =>
       new DomainError(
         ErrorCode.RATE_LIMITED,

@@ -1,4 +1,8 @@
-import { ZodResponse as DocumentedResponse, ZodSerializationException, type ZodDto } from 'nestjs-zod';
+import {
+  ZodResponse as DocumentedResponse,
+  ZodSerializationException,
+  type ZodDto,
+} from 'nestjs-zod';
 import type { z } from 'zod';
 
 type Handler<T> = (...args: never[]) => T | Promise<T>;
@@ -31,17 +35,22 @@ export function ZodResponse<TSchema extends z.ZodType>(options: {
   ): void => {
     const handler = descriptor.value;
     if (handler === undefined) throw new Error(`@ZodResponse needs a method (${String(key)})`);
+    const run: (this: unknown, ...args: never[]) => unknown = handler;
     const checked = function (this: unknown, ...args: never[]): unknown {
-      const result: unknown = handler.apply(this, args);
-      return result instanceof Promise ? result.then(serialize) : serialize(result);
+      const result = run.apply(this, args);
+      return result instanceof Promise
+        ? Promise.resolve<unknown>(result).then(serialize)
+        : serialize(result);
     };
     // Decorators applied before this one stored their metadata on the original function.
-    for (const metadataKey of Reflect.getOwnMetadataKeys(handler)) {
-      Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, handler), checked);
+    const metadataKeys: unknown[] = Reflect.getOwnMetadataKeys(handler);
+    for (const metadataKey of metadataKeys) {
+      const value: unknown = Reflect.getOwnMetadata(metadataKey, handler);
+      Reflect.defineMetadata(metadataKey, value, checked);
     }
     Object.defineProperty(checked, 'name', { value: handler.name });
-    // The wrapper returns what the handler returned, parsed by the same schema.
-    descriptor.value = checked as unknown as H;
+    // The wrapper takes the handler's place; it returns what the handler returned, parsed.
+    Reflect.set(descriptor, 'value', checked);
     // nestjs-zod types handlers with `any[]` parameters; ours are checked above with `never[]`.
     documented(target, key, descriptor as PropertyDescriptor);
   };

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, count, eq, isNotNull, sql } from 'drizzle-orm';
+import { count, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import { llmCalls } from '../llm/llm-calls.table';
 import { tasks } from '../tasks/tasks.table';
@@ -35,6 +36,15 @@ export interface LlmCallTotals {
   inputTokens: number;
   outputTokens: number;
 }
+
+const durationRowsSchema = z.array(
+  z.object({
+    agentType: z.string(),
+    bucket: z.number(),
+    count: z.number(),
+    sumSeconds: z.number(),
+  }),
+);
 
 /**
  * Read-only aggregates for /metrics: a few GROUP BY queries over the tables every process
@@ -92,24 +102,29 @@ export class MetricsRepository {
    * bucketed in SQL against ascending `bounds`: one row per agent type and non-empty bucket.
    */
   taskDurationBuckets(bounds: readonly number[]): TaskDurationBucket[] {
-    const seconds = sql<number>`max(0.0, (julianday(${tasks.finishedAt}) - julianday(${tasks.startedAt})) * 86400.0)`;
-    const bucket = sql<number>`(CASE ${sql.join(
-      bounds.map((bound, index) => sql`WHEN ${seconds} <= ${bound} THEN ${index}`),
+    const buckets = sql.join(
+      bounds.map((bound, index) => sql`WHEN seconds <= ${bound} THEN ${index}`),
       sql` `,
-    )} ELSE ${bounds.length} END)`.mapWith(Number);
-    return this.db
-      .select({
-        agentType: tasks.agentType,
-        bucket,
-        count: count(),
-        sumSeconds: sql<number>`total(${seconds})`.mapWith(Number),
-      })
-      .from(tasks)
-      .where(
-        and(eq(tasks.status, 'completed'), isNotNull(tasks.startedAt), isNotNull(tasks.finishedAt)),
+    );
+    // MATERIALIZED: each duration is computed once; a flattened subquery would evaluate the
+    // julianday() expression again in every WHEN of the CASE (about twice as slow).
+    const rows = this.db.all(sql`
+      WITH durations AS MATERIALIZED (
+        SELECT ${tasks.agentType} AS agent_type,
+               max(0.0, (julianday(${tasks.finishedAt}) - julianday(${tasks.startedAt})) * 86400.0)
+                 AS seconds
+        FROM ${tasks}
+        WHERE ${tasks.status} = 'completed'
+          AND ${tasks.startedAt} IS NOT NULL
+          AND ${tasks.finishedAt} IS NOT NULL
       )
-      .groupBy(tasks.agentType, bucket)
-      .all();
+      SELECT agent_type AS agentType,
+             CASE ${buckets} ELSE ${bounds.length} END AS bucket,
+             count(*) AS count,
+             total(seconds) AS sumSeconds
+      FROM durations
+      GROUP BY agent_type, bucket`);
+    return durationRowsSchema.parse(rows);
   }
 
   /** Model calls and their token sums per provider, model and outcome. */

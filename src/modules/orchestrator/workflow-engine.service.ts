@@ -283,9 +283,13 @@ export class WorkflowEngine {
         },
         task.id,
       );
-      const queued = this.queueReadyTasks(workflowId, now);
+      // Read once, after this task completed: the tasks queued now were pending in it.
       const all = this.tasks.listByWorkflow(workflowId);
-      return { queued, finished: all.every((t) => t.status === 'completed') };
+      const queued = this.queueReadyAmong(workflowId, all, now);
+      return {
+        queued,
+        finished: queued.length === 0 && all.every((t) => t.status === 'completed'),
+      };
     });
     this.signals.notify(workflowId);
     if (outcome === undefined) {
@@ -460,7 +464,11 @@ export class WorkflowEngine {
    * returns the tasks it queued (the caller enqueues their jobs after the commit).
    */
   queueReadyTasks(workflowId: string, now: string): TaskRow[] {
-    const all = this.tasks.listByWorkflow(workflowId);
+    return this.queueReadyAmong(workflowId, this.tasks.listByWorkflow(workflowId), now);
+  }
+
+  /** `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. */
+  private queueReadyAmong(workflowId: string, all: readonly TaskRow[], now: string): TaskRow[] {
     const done = new Set(all.filter((t) => t.status === 'completed').map((t) => t.key));
     const queued: TaskRow[] = [];
     for (const task of all) {

@@ -55,6 +55,27 @@ export function redisJobId(catalogueId: string): string {
   return catalogueId.replace(/:/g, '-');
 }
 
+/** How long workers get to close after their jobs were aborted. */
+const STOP_AFTER_ABORT_MS = 5000;
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -183,14 +204,13 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     if (this.stopping) return;
     this.stopping = true;
     const closing = Promise.all(this.workers.map((w) => w.close()));
-    const closedInTime = await Promise.race([
-      closing.then(() => true),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
-    ]);
-    if (!closedInTime) {
-      this.logger.warn('grace period over: aborting running jobs and handing them back');
-      this.shutdown.abort(new Error('shutdown'));
-      await closing;
+    if (await settlesWithin(closing, graceMs)) return;
+    this.logger.warn('grace period over: aborting running jobs and handing them back');
+    this.shutdown.abort(new Error('shutdown'));
+    // Aborted handlers return at once; a worker whose connection is gone may never finish
+    // closing (a known BullMQ issue after a Redis restart), so this wait is bounded too.
+    if (!(await settlesWithin(closing, STOP_AFTER_ABORT_MS))) {
+      this.logger.warn('workers did not close in time; disconnecting');
     }
   }
 

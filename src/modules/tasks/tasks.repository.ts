@@ -5,6 +5,36 @@ import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
 import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
 
+const TRANSITION_FIELDS = ['error', 'finishedAt', 'attemptsDelta', 'runId'] as const;
+type TransitionField = (typeof TRANSITION_FIELDS)[number];
+
+/** The conditional update of `transition`, for one target status and set of patched fields. */
+function prepareTransition(
+  db: Db,
+  to: TaskStatus,
+  fields: Readonly<Record<TransitionField, boolean>>,
+) {
+  return db
+    .update(tasks)
+    .set({
+      status: to,
+      ...(fields.error ? { error: sql`${sql.placeholder('error')}` } : {}),
+      ...(fields.finishedAt ? { finishedAt: sql`${sql.placeholder('finishedAt')}` } : {}),
+      ...(fields.attemptsDelta
+        ? { attempts: sql`max(0, ${tasks.attempts} + ${sql.placeholder('attemptsDelta')})` }
+        : {}),
+    })
+    .where(
+      and(
+        eq(tasks.id, sql.placeholder('id')),
+        inArray(tasks.status, taskFrom(to)),
+        fields.runId ? eq(tasks.runId, sql.placeholder('runId')) : undefined,
+      ),
+    )
+    .prepare();
+}
+type TransitionStatement = ReturnType<typeof prepareTransition>;
+
 /** The only place that reads and writes the `tasks` table. */
 @Injectable()
 export class TasksRepository {
@@ -12,6 +42,7 @@ export class TasksRepository {
   private readonly byWorkflow;
   private readonly claimStmt;
   private readonly completeStmt;
+  private readonly transitions = new Map<string, TransitionStatement>();
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.byId = db
@@ -114,26 +145,36 @@ export class TasksRepository {
     patch: { error?: ErrorBody | null; finishedAt?: string | null; attemptsDelta?: number },
     runId?: string,
   ): boolean {
-    const from = taskFrom(to);
-    const result = this.db
-      .update(tasks)
-      .set({
-        status: to,
-        ...(patch.error !== undefined ? { error: patch.error } : {}),
-        ...(patch.finishedAt !== undefined ? { finishedAt: patch.finishedAt } : {}),
-        ...(patch.attemptsDelta !== undefined
-          ? { attempts: sql`max(0, ${tasks.attempts} + ${patch.attemptsDelta})` }
-          : {}),
-      })
-      .where(
-        and(
-          eq(tasks.id, id),
-          inArray(tasks.status, from),
-          runId === undefined ? undefined : eq(tasks.runId, runId),
-        ),
-      )
-      .run();
-    return result.changes === 1;
+    const statement = this.transitionStatement(to, {
+      error: patch.error !== undefined,
+      finishedAt: patch.finishedAt !== undefined,
+      attemptsDelta: patch.attemptsDelta !== undefined,
+      runId: runId !== undefined,
+    });
+    return (
+      statement.run({
+        id,
+        runId: runId ?? null,
+        error:
+          patch.error === undefined || patch.error === null ? null : JSON.stringify(patch.error),
+        finishedAt: patch.finishedAt ?? null,
+        attemptsDelta: patch.attemptsDelta ?? 0,
+      }).changes === 1
+    );
+  }
+
+  /** One prepared statement per target status and set of patched fields (a handful in all). */
+  private transitionStatement(
+    to: TaskStatus,
+    fields: Readonly<Record<TransitionField, boolean>>,
+  ): TransitionStatement {
+    const key = `${to}:${TRANSITION_FIELDS.map((f) => (fields[f] ? 1 : 0)).join('')}`;
+    let statement = this.transitions.get(key);
+    if (statement === undefined) {
+      statement = prepareTransition(this.db, to, fields);
+      this.transitions.set(key, statement);
+    }
+    return statement;
   }
 
   /** Puts a failed or cancelled task back to pending for a retry of its workflow. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import {
   workflowEvents,
@@ -13,13 +13,40 @@ export type WorkflowPatch = Partial<
   Pick<NewWorkflowRow, 'plan' | 'result' | 'error' | 'startedAt' | 'finishedAt'>
 >;
 
+const PATCH_FIELDS = ['plan', 'result', 'error', 'startedAt', 'finishedAt'] as const;
+type PatchField = (typeof PATCH_FIELDS)[number];
+
+/** A JSON column's value as stored (what drizzle's json mode writes). */
+function toJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+/** The conditional update of `transition`, for one target status, source statuses and fields. */
+function prepareTransition(
+  db: Db,
+  to: WorkflowStatus,
+  from: readonly WorkflowStatus[],
+  fields: readonly PatchField[],
+) {
+  const set: Partial<Record<PatchField, SQL>> = {};
+  for (const field of fields) set[field] = sql`${sql.placeholder(field)}`;
+  return db
+    .update(workflows)
+    .set({ ...set, status: to, updatedAt: sql`${sql.placeholder('now')}` })
+    .where(and(eq(workflows.id, sql.placeholder('id')), inArray(workflows.status, [...from])))
+    .prepare();
+}
+type TransitionStatement = ReturnType<typeof prepareTransition>;
+
 /** The only place that reads and writes `workflows` and `workflow_events`. */
 @Injectable()
 export class WorkflowsRepository {
+  private readonly transitions = new Map<string, TransitionStatement>();
   private readonly byId;
   private readonly byIdempotencyKey;
   private readonly eventsAfter;
   private readonly insertEventStmt;
+  private readonly insertStmt;
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.byId = db
@@ -55,6 +82,28 @@ export class WorkflowsRepository {
         createdAt: sql.placeholder('createdAt'),
       })
       .prepare();
+    const json = (name: string) => sql`${sql.placeholder(name)}`;
+    this.insertStmt = db
+      .insert(workflows)
+      .values({
+        id: sql.placeholder('id'),
+        userRequest: sql.placeholder('userRequest'),
+        status: sql.placeholder('status'),
+        plan: json('plan'),
+        result: json('result'),
+        error: json('error'),
+        requireApproval: sql.placeholder('requireApproval'),
+        allowedAgents: json('allowedAgents'),
+        metadata: json('metadata'),
+        idempotencyKey: sql.placeholder('idempotencyKey'),
+        requestHash: sql.placeholder('requestHash'),
+        createdAt: sql.placeholder('createdAt'),
+        updatedAt: sql.placeholder('updatedAt'),
+        startedAt: sql.placeholder('startedAt'),
+        finishedAt: sql.placeholder('finishedAt'),
+      })
+      .onConflictDoNothing({ target: workflows.idempotencyKey })
+      .prepare();
   }
 
   findById(id: string): WorkflowRow | undefined {
@@ -68,11 +117,23 @@ export class WorkflowsRepository {
   /** Inserts the workflow; false when its idempotency key is taken already. */
   insert(row: NewWorkflowRow): boolean {
     return (
-      this.db
-        .insert(workflows)
-        .values(row)
-        .onConflictDoNothing({ target: workflows.idempotencyKey })
-        .run().changes === 1
+      this.insertStmt.run({
+        id: row.id,
+        userRequest: row.userRequest,
+        status: row.status ?? 'pending',
+        plan: toJson(row.plan),
+        result: toJson(row.result),
+        error: toJson(row.error),
+        requireApproval: row.requireApproval ?? false,
+        allowedAgents: toJson(row.allowedAgents),
+        metadata: toJson(row.metadata),
+        idempotencyKey: row.idempotencyKey ?? null,
+        requestHash: row.requestHash ?? null,
+        createdAt: row.createdAt,
+        updatedAt: row.updatedAt,
+        startedAt: row.startedAt ?? null,
+        finishedAt: row.finishedAt ?? null,
+      }).changes === 1
     );
   }
 
@@ -116,12 +177,24 @@ export class WorkflowsRepository {
   ): boolean {
     const from = workflowFrom(to).filter((s) => onlyFrom === undefined || onlyFrom.includes(s));
     if (from.length === 0) return false;
-    const result = this.db
-      .update(workflows)
-      .set({ ...patch, status: to, updatedAt: now })
-      .where(and(eq(workflows.id, id), inArray(workflows.status, from)))
-      .run();
-    return result.changes === 1;
+    const fields = PATCH_FIELDS.filter((f) => patch[f] !== undefined);
+    const key = `${to}:${from.join(',')}:${fields.join(',')}`;
+    let statement = this.transitions.get(key);
+    if (statement === undefined) {
+      statement = prepareTransition(this.db, to, from, fields);
+      this.transitions.set(key, statement);
+    }
+    return (
+      statement.run({
+        id,
+        now,
+        plan: toJson(patch.plan),
+        result: toJson(patch.result),
+        error: toJson(patch.error),
+        startedAt: patch.startedAt ?? null,
+        finishedAt: patch.finishedAt ?? null,
+      }).changes === 1
+    );
   }
 
   insertEvent(event: Omit<NewWorkflowEventRow, 'id'>): void {
