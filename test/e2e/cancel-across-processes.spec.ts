@@ -39,7 +39,7 @@ function stepCalls(databasePath: string, workflowId: string): CallRow[] {
         const r = typeof row === 'object' && row !== null ? row : {};
         return {
           status: 'status' in r ? String(r.status) : '',
-          error: 'error' in r && r.error !== null ? String(r.error) : null,
+          error: 'error' in r && typeof r.error === 'string' ? r.error : null,
           latencyMs: 'latencyMs' in r ? Number(r.latencyMs) : -1,
         };
       });
