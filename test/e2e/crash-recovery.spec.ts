@@ -1,6 +1,6 @@
+import { freePort } from '../helpers/ports';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { tempDir } from '../helpers/config';
@@ -39,19 +39,6 @@ interface Server {
 
 const children: Server[] = [];
 let dir: string | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** `node dist/main.js` with only the environment given (nothing inherited but PATH). */
 function startServer(cwd: string, port: number, env: Record<string, string>): Server {

@@ -1,5 +1,5 @@
+import { freePort as closedPort } from '../helpers/ports';
 import fc from 'fast-check';
-import * as net from 'node:net';
 import { z } from 'zod';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
@@ -63,16 +63,6 @@ const workflowRef = z.object({
   status: z.string(),
   tasks: z.array(z.object({ id: z.uuid() })),
 });
-
-/** A loopback port with nothing listening: model providers pointed there fail at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('fuzzing every operation of the OpenAPI document', () => {
   let t: TestApp;

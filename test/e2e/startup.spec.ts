@@ -1,6 +1,6 @@
+import { freePort } from '../helpers/ports';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/config';
 
@@ -79,20 +79,6 @@ async function exitOf(child: Spawned, ms: number): Promise<Exit> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A port that was free a moment ago (bind to 0, read it, close). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls /health/live until it answers 200; fails early if the child exits. */

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { tempDir } from './config';
 
@@ -127,20 +126,6 @@ export async function killAllCli(): Promise<void> {
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** A port nothing listens on (bound a moment ago, then closed). */
-export async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Parses the JSON a command printed on stdout (failing with the output when it is not JSON). */
 export function jsonOf(result: CliResult): unknown {
   try {
@@ -231,3 +216,6 @@ export async function runCliInJest(
   }
   return { code, signal: null, stdout, stderr };
 }
+
+/** A port nothing listens on. */
+export { freePort as closedPort } from './ports';

@@ -1,5 +1,5 @@
+import { freePort as closedPort } from '../helpers/ports';
 import { randomUUID } from 'node:crypto';
-import * as net from 'node:net';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api, submit, waitForStatus } from '../helpers/http';
@@ -10,15 +10,6 @@ import { JobQueue } from '../../src/modules/queue/job-queue';
 
 // Uses the machine's real Redis (127.0.0.1:6379); every run has its own key prefix.
 const REDIS_URL = 'redis://127.0.0.1:6379';
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('BullMQ driver on the real Redis', () => {
   let t: TestApp;
