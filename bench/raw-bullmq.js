@@ -41,10 +41,14 @@ async function main() {
       if (mode === 'chain') {
         handoffs.push(performance.now() - job.data.at);
         if (job.data.n + 1 < count) {
-          await queue.add('noop', { n: job.data.n + 1, at: performance.now() }, {
-            ...jobOptions,
-            jobId: `j-${job.data.n + 1}`,
-          });
+          await queue.add(
+            'noop',
+            { n: job.data.n + 1, at: performance.now() },
+            {
+              ...jobOptions,
+              jobId: `j-${job.data.n + 1}`,
+            },
+          );
         }
       }
     },

@@ -6,6 +6,8 @@
 //
 //   node bench/run.js [--only=startup,http,orch] [--quick] [--no-build] [--json=path]
 //                     [--cpu-prof=dir]   (adds --cpu-prof to the product's processes)
+//                     [--dist=dir]       (measure another build, e.g. a copy of an older dist/;
+//                                         implies --no-build; the report goes to a temp file)
 
 const { execFileSync, execSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -25,14 +27,32 @@ const args = new Map(
 const QUICK = args.has('quick');
 const ONLY = new Set((args.get('only') ?? 'startup,http,orch').split(','));
 const CPU_PROF = args.get('cpu-prof');
+const DIST = args.has('dist') ? path.resolve(args.get('dist')) : path.join(u.ROOT, 'dist');
 const BENCH_DEADLINE_MS = 15 * 60_000;
 
 const REQUEST = (n) => `Build a landing page for bakery no. ${n} and write its launch announcement`;
-const TERMINAL = ['completed', 'failed', 'cancelled'];
 
 const cfg = QUICK
-  ? { httpRuns: 3, httpSecs: 1, warmSecs: 1, submitReqs: 200, orchN: 60, orchRuns: 2, idleN: 10, startRuns: 3 }
-  : { httpRuns: 5, httpSecs: 2, warmSecs: 2, submitReqs: 400, orchN: 200, orchRuns: 3, idleN: 30, startRuns: 5 };
+  ? {
+      httpRuns: 3,
+      httpSecs: 1,
+      warmSecs: 1,
+      submitReqs: 200,
+      orchN: 60,
+      orchRuns: 2,
+      idleN: 10,
+      startRuns: 3,
+    }
+  : {
+      httpRuns: 5,
+      httpSecs: 2,
+      warmSecs: 2,
+      submitReqs: 400,
+      orchN: 200,
+      orchRuns: 3,
+      idleN: 30,
+      startRuns: 5,
+    };
 
 let tmp;
 let redis;
@@ -45,8 +65,9 @@ function log(line) {
 // ------------------------------------------------------------------ processes
 
 function nodeArgs(script) {
-  const prof = CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`];
-  return [...prof, path.join(u.ROOT, 'dist', script)];
+  const prof =
+    CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`];
+  return [...prof, path.join(DIST, script)];
 }
 
 function productEnv(extra) {
@@ -104,7 +125,11 @@ async function startWorker(env) {
 
 async function startRedis() {
   const port = await u.freePort();
-  const child = u.start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {});
+  const child = u.start(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {},
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
@@ -151,8 +176,12 @@ async function submitMany(port, n, offset, inFlight = 16) {
     while (next < n) {
       const i = next;
       next += 1;
-      const res = await u.request(port, 'POST', '/api/v1/workflows', { request: REQUEST(offset + i) });
-      if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
+      const res = await u.request(port, 'POST', '/api/v1/workflows', {
+        request: REQUEST(offset + i),
+      });
+      // 202, or 200 when the workflow already finished by the time the answer was written.
+      if ((res.status !== 202 && res.status !== 200) || typeof res.body?.id !== 'string')
+        throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
       ids.push(res.body.id);
     }
   }
@@ -165,7 +194,9 @@ function orchestrationFigures(file, ids, startedAtMs) {
   const db = openRead(file);
   try {
     const workflowsQ = db.prepare('SELECT status, finished_at FROM workflows WHERE id = ?');
-    const tasksQ = db.prepare('SELECT id, key, depends_on, status FROM tasks WHERE workflow_id = ?');
+    const tasksQ = db.prepare(
+      'SELECT id, key, depends_on, status FROM tasks WHERE workflow_id = ?',
+    );
     const eventsQ = db.prepare(
       `SELECT task_id, type, created_at FROM workflow_events
         WHERE workflow_id = ? AND type IN ('task.started','task.completed') ORDER BY id`,
@@ -214,10 +245,11 @@ function orchestrationFigures(file, ids, startedAtMs) {
 // ------------------------------------------------------------------ load generation
 
 /** autocannon against one route; latencies are taken per response (sub-millisecond). */
-function cannon(port, route, connections, seconds, amount) {
+function cannon(port, route, connections, seconds, amount, pid) {
   return new Promise((resolve, reject) => {
     const latencies = [];
     const began = process.hrtime.bigint();
+    const cpuBefore = pid === undefined ? 0 : u.cpuMs(pid);
     const instance = autocannon(
       {
         url: `http://127.0.0.1:${port}${route.path}`,
@@ -233,12 +265,16 @@ function cannon(port, route, connections, seconds, amount) {
         const ok = result['2xx'];
         if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
           return reject(
-            new Error(`${route.path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`),
+            new Error(
+              `${route.path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
+            ),
           );
         }
         const p = u.percentiles(latencies);
         const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-        resolve({ rps: ok / seconds, p50: p.p50, p99: p.p99, requests: ok });
+        // Server CPU per request: steadier than req/s on a machine shared with other work.
+        const cpuUs = pid === undefined ? NaN : ((u.cpuMs(pid) - cpuBefore) * 1000) / ok;
+        resolve({ rps: ok / seconds, p50: p.p50, p99: p.p99, cpuUs, requests: ok });
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
@@ -259,7 +295,11 @@ async function benchStartup() {
     await u.sleep(300);
     const apiRss = u.rssMb(api.child.pid);
     await u.stop(api.child);
-    const worker = await startWorker({ DATABASE_PATH: db, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix });
+    const worker = await startWorker({
+      DATABASE_PATH: db,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+    });
     await u.sleep(300);
     const workerRss = u.rssMb(worker.child.pid);
     await u.stop(worker.child);
@@ -267,7 +307,7 @@ async function benchStartup() {
     out.api.push({ readyMs: api.readyMs, rssMb: apiRss });
     out.worker.push({ readyMs: worker.readyMs, rssMb: workerRss });
   }
-  const cli = path.join(u.ROOT, 'dist', 'cli.js');
+  const cli = path.join(DIST, 'cli.js');
   const cliDb = path.join(tmp, 'cli.db');
   // stderr goes to a file (the CLI then keeps its logs quiet, as with `2>file`): the CLI reopens
   // /dev/stderr by name, which fails with ENXIO when stderr is a socket (Node's default pipe).
@@ -279,7 +319,11 @@ async function benchStartup() {
     t = process.hrtime.bigint();
     const json = execFileSync(process.execPath, [cli, 'run', REQUEST(i), '--json'], {
       cwd: tmp,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...productEnv({ DATABASE_PATH: cliDb }) },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...productEnv({ DATABASE_PATH: cliDb }),
+      },
       stdio: ['ignore', 'pipe', cliErr],
       encoding: 'utf8',
       timeout: 60_000,
@@ -330,12 +374,22 @@ async function benchHttp() {
   const responseBytes = Buffer.byteLength(JSON.stringify(a.body));
 
   const routes = [
-    { key: 'workflow', label: 'GET /api/v1/workflows/:id', method: 'GET', path: `/api/v1/workflows/${workflowId}` },
-    { key: 'agent', label: 'GET /api/v1/agents/:type', method: 'GET', path: '/api/v1/agents/researcher' },
+    {
+      key: 'workflow',
+      label: 'GET /api/v1/workflows/:id',
+      method: 'GET',
+      path: `/api/v1/workflows/${workflowId}`,
+    },
+    {
+      key: 'agent',
+      label: 'GET /api/v1/agents/:type',
+      method: 'GET',
+      path: '/api/v1/agents/researcher',
+    },
   ];
   const servers = [
-    { key: 'product', port: product.port },
-    { key: 'bare', port: barePort },
+    { key: 'product', port: product.port, pid: product.child.pid },
+    { key: 'bare', port: barePort, pid: bare.pid },
   ];
   const rows = [];
   for (const route of routes) {
@@ -346,7 +400,10 @@ async function benchHttp() {
       for (let r = 0; r < cfg.httpRuns; r += 1) {
         // Alternate the order so that drift on the machine hits both alike.
         const order = r % 2 === 0 ? servers : [...servers].reverse();
-        for (const s of order) runs[s.key].push(await cannon(s.port, route, connections, cfg.httpSecs));
+        for (const s of order)
+          runs[s.key].push(
+            await cannon(s.port, route, connections, cfg.httpSecs, undefined, s.pid),
+          );
       }
       rows.push({ route: route.label, key: route.key, connections, ...aggregate(runs) });
     }
@@ -355,12 +412,20 @@ async function benchHttp() {
 
   // Accept latency: POST /api/v1/workflows at one connection, a fixed number per run.
   log('HTTP submit latency');
-  const submit = { label: 'POST /api/v1/workflows', method: 'POST', path: '/api/v1/workflows', body: JSON.stringify({ request: REQUEST(7) }) };
+  const submit = {
+    label: 'POST /api/v1/workflows',
+    method: 'POST',
+    path: '/api/v1/workflows',
+    body: JSON.stringify({ request: REQUEST(7) }),
+  };
   const submitRows = [];
   // (a) the default deployment: inline driver, the API runs the workflows it accepts.
   const inlineDb = path.join(tmp, 'submit-inline.db');
   const inlineApi = await startApi('submit-inline', { DATABASE_PATH: inlineDb });
-  submitRows.push({ setup: 'product, inline driver (API runs the workflows)', ...(await submitRuns(inlineApi.port, inlineDb)) });
+  submitRows.push({
+    setup: 'product, inline driver (API runs the workflows)',
+    ...(await submitRuns(inlineApi.port, inlineDb)),
+  });
   await u.stop(inlineApi.child);
   // (b) BullMQ: the API only stores and enqueues (workers are other processes, stopped here).
   const bullDb = path.join(tmp, 'submit-bullmq.db');
@@ -370,9 +435,15 @@ async function benchHttp() {
     QUEUE_PREFIX: `bench-submit-${process.pid}`,
     RUN_WORKERS: 'false',
   });
-  submitRows.push({ setup: 'product, BullMQ driver (API stores and enqueues)', ...(await submitRuns(bullApi.port, undefined)) });
+  submitRows.push({
+    setup: 'product, BullMQ driver (API stores and enqueues)',
+    ...(await submitRuns(bullApi.port, undefined)),
+  });
   await u.stop(bullApi.child);
-  submitRows.push({ setup: 'bare Fastify + better-sqlite3 (store only)', ...(await submitRuns(barePort, undefined)) });
+  submitRows.push({
+    setup: 'bare Fastify + better-sqlite3 (store only)',
+    ...(await submitRuns(barePort, undefined)),
+  });
   await u.stop(bare);
 
   async function submitRuns(port, waitDb) {
@@ -394,12 +465,17 @@ async function benchHttp() {
 }
 
 function aggregate(runs) {
-  const pick = (list, field) => u.summary(list.map((x) => x[field]));
-  const ratios = runs.product.map((p, i) => p.rps / runs.bare[i].rps);
+  const pick = (list) => ({
+    rps: u.summary(list.map((x) => x.rps)),
+    p50: u.summary(list.map((x) => x.p50)),
+    p99: u.summary(list.map((x) => x.p99)),
+    cpuUs: u.summary(list.map((x) => x.cpuUs)),
+  });
   return {
-    product: { rps: pick(runs.product, 'rps'), p50: pick(runs.product, 'p50'), p99: pick(runs.product, 'p99') },
-    bare: { rps: pick(runs.bare, 'rps'), p50: pick(runs.bare, 'p50'), p99: pick(runs.bare, 'p99') },
-    ratio: u.summary(ratios),
+    product: pick(runs.product),
+    bare: pick(runs.bare),
+    ratio: u.summary(runs.product.map((p, i) => p.rps / runs.bare[i].rps)),
+    cpuRatio: u.summary(runs.product.map((p, i) => runs.bare[i].cpuUs / p.cpuUs)),
   };
 }
 
@@ -413,7 +489,10 @@ async function orchestrationSetup(label, setup) {
     setup.workers === 0
       ? { ...common, QUEUE_DRIVER: 'inline' }
       : { ...common, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
-  const api = await startApi(label, { ...env, RUN_WORKERS: setup.workers === 0 ? 'true' : 'false' });
+  const api = await startApi(label, {
+    ...env,
+    RUN_WORKERS: setup.workers === 0 ? 'true' : 'false',
+  });
   const workers = [];
   for (let i = 0; i < setup.workers; i += 1) workers.push(await startWorker(env));
   let offset = 0;
@@ -498,7 +577,11 @@ async function benchOrchestration() {
   const chain = rawBullmq('chain', 300);
   return {
     setups: results,
-    raw: { jobs: count, jobsPerSec: u.summary(raw.map((x) => x.jobsPerSec)), chainHandoff: u.percentiles(chain.handoffs) },
+    raw: {
+      jobs: count,
+      jobsPerSec: u.summary(raw.map((x) => x.jobsPerSec)),
+      chainHandoff: u.percentiles(chain.handoffs),
+    },
   };
 }
 
@@ -530,7 +613,7 @@ async function main() {
   }, BENCH_DEADLINE_MS);
   deadline.unref();
   const began = Date.now();
-  if (!args.has('no-build')) {
+  if (!args.has('no-build') && !args.has('dist')) {
     log('npm run build');
     execSync('npm run build', { cwd: u.ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   }
@@ -538,7 +621,12 @@ async function main() {
   const r = await startRedis();
   redis = r.child;
   redisUrl = r.url;
-  const results = { machine: machine(), quick: QUICK, config: cfg };
+  const results = {
+    machine: machine(),
+    quick: QUICK,
+    config: cfg,
+    dist: args.has('dist') ? DIST : undefined,
+  };
   try {
     if (ONLY.has('startup')) results.startup = await benchStartup();
     if (ONLY.has('http')) results.http = await benchHttp();
@@ -550,9 +638,17 @@ async function main() {
   }
   results.durationSec = (Date.now() - began) / 1000;
   if (args.has('json')) fs.writeFileSync(args.get('json'), JSON.stringify(results, null, 2));
-  const complete = ONLY.has('startup') && ONLY.has('http') && ONLY.has('orch') && !QUICK;
-  const target = complete ? path.join(__dirname, 'RESULTS.md') : path.join(os.tmpdir(), 'broski-bench-partial.md');
+  const complete =
+    ONLY.has('startup') && ONLY.has('http') && ONLY.has('orch') && !QUICK && !args.has('dist');
+  const target = complete
+    ? path.join(__dirname, 'RESULTS.md')
+    : path.join(os.tmpdir(), 'broski-bench-partial.md');
   const summaryText = writeReport(results, target);
+  // The report is checked by `npm run format:check` like every other file.
+  const prettier = require('prettier');
+  const options = (await prettier.resolveConfig(target)) ?? {};
+  const markdown = fs.readFileSync(target, 'utf8');
+  fs.writeFileSync(target, await prettier.format(markdown, { ...options, filepath: target }));
   process.stdout.write(`\n${summaryText}\n`);
   log(`report written to ${target} (${results.durationSec.toFixed(0)} s)`);
 }

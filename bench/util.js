@@ -37,6 +37,16 @@ function rssMb(pid) {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms (from /proc; clock ticks of 10 ms). */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 const children = new Set();
 
 /**
@@ -73,7 +83,10 @@ function start(command, args, options) {
 async function stop(child, graceMs = 8000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const done = await Promise.race([child.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  const done = await Promise.race([
+    child.exited.then(() => true),
+    sleep(graceMs).then(() => false),
+  ]);
   if (!done) {
     child.kill('SIGKILL');
     await child.exited;
@@ -196,6 +209,7 @@ module.exports = {
   sleep,
   freePort,
   rssMb,
+  cpuMs,
   start,
   stop,
   killAll,

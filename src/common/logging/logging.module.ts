@@ -42,15 +42,18 @@ export function pinoOptions(config: AppConfig, role: ProcessRole): pino.LoggerOp
 }
 
 /**
- * Where log lines go: stdout, or a file (the CLI keeps the terminal clean that way). The CLI's
- * short-lived processes write synchronously, so no line is lost when they exit.
+ * Where log lines go: stdout for the API and workers, or LOG_FILE. The CLI keeps stdout for its
+ * own output, so its logs go to stderr (fd 2, whatever it is: terminal, pipe, socket or file);
+ * its short-lived processes write synchronously, so no line is lost when they exit.
  */
 export function logDestination(
   config: AppConfig,
   role: ProcessRole,
 ): pino.DestinationStream | undefined {
-  if (config.log.file === undefined) return undefined;
-  return pino.destination({ dest: config.log.file, mkdir: true, sync: role === 'cli' });
+  if (config.log.file !== undefined) {
+    return pino.destination({ dest: config.log.file, mkdir: true, sync: role === 'cli' });
+  }
+  return role === 'cli' ? pino.destination({ dest: 2, sync: true }) : undefined;
 }
 
 type HttpOptions = Exclude<NonNullable<Params['pinoHttp']>, unknown[] | pino.DestinationStream>;

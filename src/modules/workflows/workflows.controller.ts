@@ -81,7 +81,10 @@ export class WorkflowsController {
     if (query.wait !== undefined && query.wait > 0 && !isTerminalWorkflow(workflow.status)) {
       workflow = await this.orchestrator.waitForTerminal(workflow.id, query.wait);
     }
-    const status = !submitted.created || isTerminalWorkflow(workflow.status) ? 200 : 202;
+    // 200 for a replayed Idempotency-Key, or when ?wait saw the end; otherwise 202 (even if a
+    // fast worker already finished it).
+    const waitedToTheEnd = query.wait !== undefined && isTerminalWorkflow(workflow.status);
+    const status = !submitted.created || waitedToTheEnd ? 200 : 202;
     await reply
       .status(status)
       .header('location', `/api/v1/workflows/${workflow.id}`)

@@ -2,7 +2,6 @@ import { Module, type DynamicModule, type INestApplicationContext } from '@nestj
 import { NestFactory } from '@nestjs/core';
 import { PARAMS_PROVIDER_TOKEN } from 'nestjs-pino';
 import { EventEmitter, once } from 'node:events';
-import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z, ZodError } from 'zod';
 import { CoreModule } from '../../../app/core.module';
@@ -75,17 +74,6 @@ interface Services {
   keys: ApiKeysService;
 }
 
-const STDERR_PATH = '/dev/stderr';
-
-function stderrIsStream(): boolean {
-  try {
-    const stat = fs.fstatSync(2);
-    return (stat.isFIFO() || stat.isCharacterDevice()) && fs.existsSync(STDERR_PATH);
-  } catch {
-    return false;
-  }
-}
-
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**
@@ -100,19 +88,13 @@ export function inProcessConfig(
   const toFile = config.log.file !== undefined;
   const floor = options.liveView ? 'error' : 'warn';
   const quieter = LEVELS.indexOf(config.log.level) > LEVELS.indexOf(floor);
-  let level = toFile || options.verbose || quieter ? config.log.level : floor;
-  // The logger reopens stderr by name: fine for a terminal or a pipe; a socket cannot be
-  // reopened (ENXIO), and on a file that `2>file` opened its writes would overwrite the CLI's own
-  // messages — there logs need LOG_FILE.
-  if (!toFile && !stderrIsStream()) level = 'silent';
+  const level = toFile || options.verbose || quieter ? config.log.level : floor;
   return {
     ...config,
     log: {
       ...config.log,
       level,
       pretty: false,
-      // Silent: no file at all (pino's default stdout destination then never writes).
-      file: config.log.file ?? (level === 'silent' ? undefined : STDERR_PATH),
     },
     queue: {
       ...config.queue,
