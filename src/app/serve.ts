@@ -12,6 +12,15 @@ import { exitOnStartupError } from './startup-error';
  * on the network would let anyone run workflows.
  */
 export async function startServer(config: AppConfig) {
+  if (config.queue.driver === 'inline' && !config.queue.runWorkers) {
+    throw new ConfigError([
+      {
+        variable: 'RUN_WORKERS',
+        message:
+          'is false, but with the inline driver (no REDIS_URL) nothing else runs the workflows: set REDIS_URL and start `broski worker`, or leave RUN_WORKERS=true',
+      },
+    ]);
+  }
   const app = await createHttpApp(config);
   if (!isLoopbackHost(config.http.host) && !app.get(ApiKeysService).anyActive()) {
     await app.close();

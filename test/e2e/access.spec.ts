@@ -40,6 +40,9 @@ describe('API keys and the access rule', () => {
     expect(missing.body.code).toBe('unauthorized');
 
     await api(t.app).get('/api/v1/agents').set('authorization', `Bearer ${key}x`).expect(401);
+    // Percent-encoding reaches the same handlers, and is protected the same way.
+    await api(t.app).get('/%61pi/v1/agents').expect(401);
+    await api(t.app).post('/a%70i/v1/workflows').send({ request: 'sneaky' }).expect(401);
     await api(t.app).get('/api/v1/agents').set('authorization', 'Basic abc').expect(401);
     await api(t.app).get('/api/v1/agents').set('authorization', `Bearer ${key}`).expect(200);
     await api(t.app).get('/health/live').expect(200);
@@ -90,6 +93,12 @@ describe('access on a non-loopback address', () => {
     expect(isLoopbackHost('::1')).toBe(true);
     expect(isLoopbackHost('0.0.0.0')).toBe(false);
     expect(isLoopbackHost('192.168.1.4')).toBe(false);
+  });
+
+  it('refuses RUN_WORKERS=false without Redis: nothing would run the workflows', async () => {
+    const config = testConfig({ RUN_WORKERS: 'false', PORT: '0' });
+    await expect(startServer(config)).rejects.toThrow(/RUN_WORKERS.*inline driver/);
+    fs.rmSync(config.dir, { recursive: true, force: true });
   });
 
   it('refuses to start without a key, saying why', async () => {

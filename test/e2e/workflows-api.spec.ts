@@ -150,6 +150,18 @@ describe('workflows over HTTP (offline model, inline queue)', () => {
     expect(resumed.messages.map((m) => Number(m.id))).toEqual(
       stored.filter((e) => e.id > resumeFrom).map((e) => e.id),
     );
+
+    // A client reconnecting after the terminal event gets nothing more, and the stream ends.
+    const lastId = stored[stored.length - 1]!.id;
+    const after = await readSse(
+      `${slowUrl}/api/v1/workflows/${workflow.id}/events`,
+      {
+        'last-event-id': String(lastId),
+      },
+      5000,
+    );
+    expect(after.status).toBe(200);
+    expect(after.messages).toEqual([]);
   });
 
   it('streams a running workflow live over SSE', async () => {
@@ -216,6 +228,29 @@ describe('workflows over HTTP (offline model, inline queue)', () => {
     expect(other.status).toBe(422);
     expect(other.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(other.body.code).toBe('idempotency_key_reused');
+    // A replay answers with the stored workflow even after its agents were disabled.
+    const agentKey = `agent-key-${Date.now()}`;
+    await api(t.app)
+      .post('/api/v1/agents')
+      .send({ type: `temp-${Date.now()}`.slice(0, 30), name: 'Temp', systemPrompt: 'Write.' })
+      .expect(201);
+    const temp = (await api(t.app).get('/api/v1/agents?limit=100').expect(200)).body.items.find(
+      (a: { type: string }) => a.type.startsWith('temp-'),
+    );
+    const body = { request: 'Write something', agents: [temp.type] };
+    const original = await api(t.app)
+      .post('/api/v1/workflows')
+      .set('idempotency-key', agentKey)
+      .send(body);
+    expect(original.status).toBe(202);
+    await api(t.app).delete(`/api/v1/agents/${temp.type}`).expect(200);
+    const replay = await api(t.app)
+      .post('/api/v1/workflows')
+      .set('idempotency-key', agentKey)
+      .send(body);
+    expect(replay.status).toBe(200);
+    expect(replay.body.id).toBe(original.body.id);
+
     const bad = await api(t.app)
       .post('/api/v1/workflows')
       .set('idempotency-key', 'has space')

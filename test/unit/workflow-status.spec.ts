@@ -37,6 +37,11 @@ describe('status machines', () => {
     expect(canMoveTask('completed', 'running')).toBe(false);
     expect(canMoveTask('pending', 'completed')).toBe(false);
     expect(taskFrom('completed')).toEqual(['running']);
+    // A cancelled or failed task only comes back through a retry of its workflow (to pending).
+    expect(canMoveTask('cancelled', 'queued')).toBe(false);
+    expect(canMoveTask('failed', 'queued')).toBe(false);
+    expect(canMoveTask('cancelled', 'pending')).toBe(true);
+    expect(taskFrom('queued').sort()).toEqual(['pending', 'running']);
   });
 
   it('answers an illegal action with a 409 domain error', () => {

@@ -16,6 +16,22 @@ export function isProtectedPath(url: string): boolean {
   return PROTECTED.some((prefix) => url.startsWith(prefix));
 }
 
+/**
+ * The path the router matched: its route template when there is one (the router decodes
+ * percent-encoding, so `/%61pi/v1/...` reaches `/api/v1/...` handlers and the raw URL must not
+ * decide), else the decoded path.
+ */
+export function matchedPath(request: FastifyRequest): string {
+  const template = request.routeOptions.url;
+  if (template !== undefined) return template;
+  const raw = request.url.split('?')[0] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 function unauthorized(message: string): DomainError {
   return new DomainError(ErrorCode.UNAUTHORIZED, message, [], {
     'www-authenticate': 'Bearer realm="broski"',
@@ -34,7 +50,7 @@ export function registerAccessControl(
 ): void {
   const loopback = isLoopbackHost(host);
   fastify.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (!isProtectedPath(request.url)) return;
+    if (!isProtectedPath(matchedPath(request))) return;
     if (!keys.anyActive()) {
       if (loopback) return;
       throw unauthorized(

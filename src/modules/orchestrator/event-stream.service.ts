@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { LifecycleState } from '../health/lifecycle.state';
 import { TERMINAL_EVENT_TYPES } from '../workflows/workflow-events.table';
+import { isTerminalWorkflow } from '../workflows/workflow-status';
 import { WorkflowsService } from '../workflows/workflows.service';
 import { WorkflowSignals } from './workflow-signals';
 
@@ -52,6 +53,8 @@ export class EventStreamService {
         }
       }
       if (events.length === BATCH) continue;
+      // Resumed after the terminal event (a reconnecting EventSource): nothing more will come.
+      if (events.length === 0 && isTerminalWorkflow(this.reader.getRow(workflowId).status)) break;
       if (Date.now() - lastWrite >= HEARTBEAT_MS) {
         raw.write(': keep-alive\n\n');
         lastWrite = Date.now();

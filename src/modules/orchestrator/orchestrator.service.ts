@@ -40,13 +40,15 @@ export class OrchestratorService {
   }
 
   async submit(input: SubmitWorkflowInput, idempotencyKey?: string): Promise<SubmitResult> {
-    if (input.agents !== undefined) this.assertKnownAgents(input.agents);
     const requestHash = hashSubmission(input);
     if (idempotencyKey !== undefined) {
       const existing = this.workflows.findByIdempotencyKey(idempotencyKey);
       if (existing !== undefined)
         return this.replay(existing.id, existing.requestHash, requestHash);
     }
+    // Validated after the replay check: a replay answers with the stored workflow even if its
+    // agents were disabled since.
+    if (input.agents !== undefined) this.assertKnownAgents(input.agents);
     const id = newId();
     const inserted = this.tx.immediate(() => {
       const now = nowIso();
@@ -217,8 +219,14 @@ export class OrchestratorService {
     });
     if (outcome === undefined) return this.conflictAfterRace(id, 'retry');
     this.signals.notify(id);
-    if (outcome.plan) await this.queue.enqueue('plan', { workflowId: id });
-    else {
+    if (outcome.plan) {
+      try {
+        await this.queue.enqueue('plan', { workflowId: id });
+      } catch (error) {
+        // The workflow is pending in the database: the reconciler dispatches it later.
+        this.logger.warn({ err: error, workflowId: id }, 'could not enqueue the plan job yet');
+      }
+    } else {
       const all = this.tasks.listByWorkflow(id);
       await this.engine.dispatch(
         id,

@@ -98,7 +98,7 @@ export class WorkflowEngine {
       .filter((a) => allowed.includes(a.type))
       .map((a) => ({ type: a.type, name: a.name, description: a.description }));
 
-    const key = `plan:${workflowId}`;
+    const key = `plan:${workflowId}:${newId()}`;
     const controller = this.calls.start(key, workflowId, context.shutdownSignal);
     const watch = this.watchWorkflow(workflowId, ['planning'], controller);
     try {
@@ -225,14 +225,17 @@ export class WorkflowEngine {
     if (claimed === undefined) return;
     const attempt = claimed;
 
-    const controller = this.calls.start(`task:${taskId}`, workflow.id, context.shutdownSignal);
+    const callKey = `task:${taskId}:${runId}`;
+    const controller = this.calls.start(callKey, workflow.id, context.shutdownSignal);
     const watch = setInterval(() => {
-      const current = this.tasks.findById(taskId);
+      const current = this.safeRead(() => this.tasks.findById(taskId));
+      if (current === null) return;
       if (current === undefined || current.status !== 'running' || current.runId !== runId) {
         controller.abort(new RunAbortedError('cancelled'));
       }
     }, CANCEL_POLL_MS);
     watch.unref();
+    let output: string;
     try {
       const agent = this.agents.getRow(task.agentType);
       const dependencies = this.dependencyOutputs(workflow.id, task);
@@ -258,14 +261,16 @@ export class WorkflowEngine {
         owner: { workflowId: workflow.id, taskId, agentType: task.agentType },
         signal: controller.signal,
       });
-      this.completeTask(workflow.id, task, runId, response.text);
-      return;
+      output = response.text;
     } catch (error) {
       return this.onTaskError(workflow.id, task, runId, attempt, error, controller.signal);
     } finally {
       clearInterval(watch);
-      this.calls.finish(`task:${taskId}`);
+      this.calls.finish(callKey);
     }
+    // Outside the try: a database error here is not the model's failure; it propagates, the
+    // queue delivers the job again and the still-running task is claimed by a new run.
+    this.completeTask(workflow.id, task, runId, output);
   }
 
   private completeTask(workflowId: string, task: TaskRow, runId: string, output: string): void {
@@ -311,7 +316,11 @@ export class WorkflowEngine {
     signal: AbortSignal,
   ): JobOutcome {
     const reason = abortReasonOf(signal);
-    if (reason === 'cancelled') return;
+    if (reason === 'cancelled') {
+      // A retry of the workflow may have queued this step again while this run was being
+      // stopped; the queue skipped the new job because this one was still active: run again.
+      return this.tasks.findById(task.id)?.status === 'queued' ? { retryInMs: 0 } : undefined;
+    }
     if (reason === 'shutdown') {
       // Hand the step back without counting the attempt; another consumer (or this one after a
       // restart) runs it again.
@@ -319,7 +328,7 @@ export class WorkflowEngine {
         this.tasks.transition(task.id, 'queued', { attemptsDelta: -1 }, runId),
       );
       this.logger.info({ workflowId, taskId: task.id }, 'step handed back at shutdown');
-      return;
+      return { retryInMs: 0 };
     }
     const failure = toErrorBody(error);
     if (error instanceof LlmError && error.retryable && attempt < this.config.llm.maxAttempts) {
@@ -392,7 +401,7 @@ export class WorkflowEngine {
       output: t.output ?? '',
     }));
 
-    const key = `finalize:${workflowId}`;
+    const key = `finalize:${workflowId}:${newId()}`;
     const controller = this.calls.start(key, workflowId, context.shutdownSignal);
     const watch = this.watchWorkflow(workflowId, ['running'], controller);
     try {
@@ -608,13 +617,26 @@ export class WorkflowEngine {
     controller: AbortController,
   ): NodeJS.Timeout {
     const timer = setInterval(() => {
-      const current = this.workflows.findById(workflowId);
+      const current = this.safeRead(() => this.workflows.findById(workflowId));
+      if (current === null) return;
       if (current === undefined || !statuses.includes(current.status)) {
         controller.abort(new RunAbortedError('cancelled'));
       }
     }, CANCEL_POLL_MS);
     timer.unref();
     return timer;
+  }
+
+  /**
+   * A read from a watch timer: null when the database cannot answer right now (busy, or already
+   * closed at the end of a shutdown) — the watch tries again on its next tick.
+   */
+  private safeRead<T>(read: () => T): T | null {
+    try {
+      return read();
+    } catch {
+      return null;
+    }
   }
 
   private modelOf(agent: AgentRow): string {

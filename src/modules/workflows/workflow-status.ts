@@ -42,8 +42,8 @@ const TASK_TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   queued: ['running', 'cancelled', 'pending'],
   running: ['running', 'completed', 'failed', 'queued', 'cancelled'],
   completed: [],
-  failed: ['pending', 'queued'],
-  cancelled: ['pending', 'queued'],
+  failed: ['pending'],
+  cancelled: ['pending'],
 };
 
 export const TERMINAL_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [

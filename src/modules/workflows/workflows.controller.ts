@@ -140,7 +140,11 @@ export class WorkflowsController {
     this.workflows.getRow(params.id);
     reply.hijack();
     const closed = new AbortController();
-    request.raw.on('close', () => closed.abort());
+    const onClose = () => closed.abort();
+    request.raw.on('close', onClose);
+    reply.raw.on('close', onClose);
+    // The client may have gone while the request was being handled.
+    if (reply.raw.destroyed || request.raw.socket.destroyed) closed.abort();
     await this.eventStream.stream(
       params.id,
       after,
