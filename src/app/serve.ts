@@ -27,7 +27,7 @@ export async function startServer(config: AppConfig) {
     throw new ConfigError([
       {
         variable: 'HOST',
-        message: `is ${config.http.host}, not a loopback address, and no API key exists: create one first with \`broski keys create --name <name>\` (or listen on 127.0.0.1)`,
+        message: `is ${config.http.host}, not a loopback address, and no API key exists: create one first with \`broski keys create <name>\` (or listen on 127.0.0.1)`,
       },
     ]);
   }

@@ -174,10 +174,12 @@ describe('commands (local only)', () => {
     expect(table.stdout).toMatch(/ci +bsk_.{8}… .* active/);
     const revoked = await runCliInJest(['keys', 'revoke', id], env);
     expect(revoked.stdout).toContain('Revoked API key "ci"');
-    const createdJson = await runCliInJest(['keys', 'create', 'ops', '--json'], env);
+    const createdJson = await runCliInJest(['keys', 'create', '--name', 'ops', '--json'], env);
     const made = z.object({ name: z.string(), key: z.string() }).parse(jsonOf(createdJson));
     expect(made.name).toBe('ops');
     expect(made.key).toMatch(/^bsk_/);
+    const unnamed = await runCliInJest(['keys', 'create'], env);
+    expect(unnamed.code).toBe(2);
     const remote = await runCliInJest(['keys', 'list', '--api-url', baseUrl], env);
     expect(remote.code).toBe(2);
     const port = await closedPort();

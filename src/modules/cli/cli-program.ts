@@ -16,7 +16,7 @@ Commands in full:
                        [--temperature t] [--max-output-tokens n]
   broski agents update <type> [same flags as create] [--enable]
   broski serve · broski worker · broski db migrate · broski db backup [path]
-  broski keys create <name> | list | revoke <id>
+  broski keys create <name> [--json] | list | revoke <id>
 
 Modes: with --api-url (or BROSKI_API_URL) the CLI calls that Broski server; otherwise it runs
 in-process on the local database (DATABASE_PATH) and executes workflows itself. In-process logs

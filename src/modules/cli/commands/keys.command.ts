@@ -1,4 +1,4 @@
-import { Command, SubCommand } from 'nest-commander';
+import { Command, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
 import { ExitCode } from '../cli-errors';
 import { BroskiCommand, CommandGroup, parseInput } from '../cli-command';
@@ -7,16 +7,25 @@ import { formatTimestamp } from '../output/format';
 
 const WHAT = 'API keys';
 
+const nameOptionSchema = z.object({
+  name: z.string({ error: 'give the key a name: broski keys create <name> (or --name <name>)' }),
+});
+
 @SubCommand({
   name: 'create',
-  arguments: '<name>',
-  argsDescription: { name: 'what the key is for, e.g. "ci" or "alice laptop"' },
+  arguments: '[name]',
+  argsDescription: { name: 'what the key is for, e.g. "ci" or "alice laptop" (or --name)' },
   description: 'Make an API key (printed once; only its hash is stored)',
 })
 export class KeysCreateCommand extends BroskiCommand {
-  protected async execute(session: CliSession, [name]: string[]): Promise<ExitCode> {
+  protected async execute(
+    session: CliSession,
+    [positional]: string[],
+    options: Record<string, unknown>,
+  ): Promise<ExitCode> {
+    const name = positional ?? parseInput(nameOptionSchema, options).name;
     const client = await session.connectLocal(WHAT);
-    const { key, info } = await client.createApiKey(name ?? '');
+    const { key, info } = await client.createApiKey(name);
     const { output } = session;
     if (output.json) {
       output.printJson({ key, ...info });
@@ -29,6 +38,11 @@ export class KeysCreateCommand extends BroskiCommand {
     output.note('Once any key exists, every /api/v1 request needs "Authorization: Bearer <key>".');
     output.note('The CLI sends it with --api-key or BROSKI_API_KEY.');
     return ExitCode.OK;
+  }
+
+  @Option({ flags: '--name <name>', description: 'what the key is for (instead of the argument)' })
+  parseName(value: string): string {
+    return value;
   }
 }
 
