@@ -83,6 +83,13 @@ function targets(results) {
   return list;
 }
 
+/** The Node/V8 flags the API and workers ran with (those of package.json's start/worker scripts). */
+function nodeFlagsNote(flags) {
+  if (flags === undefined) return '';
+  const show = (list) => (list.length === 0 ? 'none' : `\`${list.join(' ')}\``);
+  return ` Node flags of the product's start commands: API ${show(flags.api)}, worker ${show(flags.worker)}.`;
+}
+
 function render(results, notes) {
   const m = results.machine;
   const lines = [];
@@ -93,7 +100,8 @@ function render(results, notes) {
   );
   lines.push('');
   lines.push(
-    'Produced by `npm run bench` (bench/run.js), which builds the product, starts a private Redis and runs the product and the bare stack side by side in the same run. Every figure is the median of several runs after a warm-up, with the min–max of the runs in brackets. The product runs with production settings: `NODE_ENV=production`, `LOG_LEVEL=info` (pino JSON lines to stdout, sent to /dev/null), `RATE_LIMIT_PER_MINUTE=0` (off for the bench), the offline model at zero latency.',
+    'Produced by `npm run bench` (bench/run.js), which builds the product, starts a private Redis and runs the product and the bare stack side by side in the same run. Every figure is the median of several runs after a warm-up, with the min–max of the runs in brackets. The product runs with production settings: `NODE_ENV=production`, `LOG_LEVEL=info` (pino JSON lines to stdout, sent to /dev/null), `RATE_LIMIT_PER_MINUTE=0` (off for the bench), the offline model at zero latency.' +
+      nodeFlagsNote(results.nodeFlags),
   );
   lines.push('');
   const t = targets(results);

@@ -8,6 +8,8 @@
 //                     [--cpu-prof=dir]   (adds --cpu-prof to the product's processes)
 //                     [--dist=dir]       (measure another build, e.g. a copy of an older dist/;
 //                                         implies --no-build; the report goes to a temp file)
+//                     [--node-flags="..."] (Node/V8 flags for the API and workers instead of the
+//                                         ones in package.json's start/worker scripts; none: no flags)
 
 const { execFileSync, execSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,8 +22,9 @@ const { writeReport } = require('./report');
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'];
+    const arg = a.replace(/^--/, '');
+    const eq = arg.indexOf('=');
+    return eq === -1 ? [arg, 'true'] : [arg.slice(0, eq), arg.slice(eq + 1)];
   }),
 );
 const QUICK = args.has('quick');
@@ -64,10 +67,25 @@ function log(line) {
 
 // ------------------------------------------------------------------ processes
 
+/**
+ * The Node/V8 flags of the product's own start command (package.json's "start" for main.js,
+ * "worker" for worker.js; the Dockerfile and docker-compose.yml use the same), so the product runs
+ * as deployed. `--node-flags="..."` replaces them (`none`: no flags), e.g. to measure their effect.
+ */
+function startFlags(script) {
+  if (args.has('node-flags')) {
+    const given = args.get('node-flags');
+    return given === 'none' ? [] : given.split(/\s+/).filter((w) => w !== '');
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(u.ROOT, 'package.json'), 'utf8'));
+  const command = pkg.scripts[script === 'main.js' ? 'start' : 'worker'] ?? '';
+  return command.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+
 function nodeArgs(script) {
   const prof =
     CPU_PROF === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`];
-  return [...prof, path.join(DIST, script)];
+  return [...startFlags(script), ...prof, path.join(DIST, script)];
 }
 
 function productEnv(extra) {
@@ -626,6 +644,7 @@ async function main() {
     quick: QUICK,
     config: cfg,
     dist: args.has('dist') ? DIST : undefined,
+    nodeFlags: { api: startFlags('main.js'), worker: startFlags('worker.js') },
   };
   try {
     if (ONLY.has('startup')) results.startup = await benchStartup();

@@ -12,18 +12,10 @@ import {
 } from 'ai';
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { LlmError, type ProviderName } from './llm.types';
+import { LlmError, type LlmUsage } from './llm.types';
+import { providerLabel, redact, type ProviderErrorContext } from './provider-context';
 
-/** Who answered (or failed to): used to word errors for the person reading them. */
-export interface ProviderErrorContext {
-  provider: ProviderName;
-  /** Base URL of the API; credentials in it are never shown. */
-  baseUrl: string;
-  /** Secrets that must never appear in a message (the API key). */
-  secrets: ReadonlyArray<string | undefined>;
-  /** The environment variable holding the key, named in authentication errors. */
-  apiKeyVariable: string;
-}
+export { displayUrl, providerLabel, redact, type ProviderErrorContext } from './provider-context';
 
 const MAX_DETAIL_CHARS = 300;
 /** Upper bound for a provider's Retry-After, so that a bogus header cannot park a task for days. */
@@ -55,45 +47,6 @@ const issuesSchema = z.object({
     }),
   ),
 });
-
-/** A URL as it may be shown to a user: no user:password, no query string, no trailing slash. */
-export function displayUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.toString().replace(/\/+$/, '');
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-/** The provider's name as a user knows it, with where it was reached. */
-export function providerLabel(context: Pick<ProviderErrorContext, 'provider' | 'baseUrl'>): string {
-  const where = displayUrl(context.baseUrl);
-  switch (context.provider) {
-    case 'openai':
-      return `OpenAI-compatible server at ${where}`;
-    case 'anthropic':
-      return `Anthropic API at ${where}`;
-    case 'offline':
-      return 'offline model';
-  }
-}
-
-/** Removes every secret (and anything shaped like an API key) from a text shown to users. */
-export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
-  let result = text;
-  for (const secret of secrets) {
-    if (secret !== undefined && secret.length >= 4)
-      result = result.split(secret).join('[redacted]');
-  }
-  return result
-    .replace(/\b(sk|pk|rk)-[A-Za-z0-9_*-]{8,}/g, '$1-[redacted]')
-    .replace(/(bearer\s+)[^\s"',]+/gi, '$1[redacted]');
-}
 
 function statusText(status: number): string {
   const phrase = STATUS_CODES[status];
@@ -298,4 +251,19 @@ export function classifyError(error: unknown, context: ProviderErrorContext): Ll
     'provider_unavailable',
     `Unexpected failure calling the ${label}: ${shorten(errorMessage(error))}`,
   );
+}
+
+/** Tokens a failed call still consumed (an answer that did not match the schema was generated). */
+export function usageOf(error: unknown): LlmUsage {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
+    if (NoObjectGeneratedError.isInstance(current) && current.usage !== undefined) {
+      return {
+        inputTokens: current.usage.inputTokens ?? 0,
+        outputTokens: current.usage.outputTokens ?? 0,
+      };
+    }
+    current = current.cause;
+  }
+  return { inputTokens: 0, outputTokens: 0 };
 }

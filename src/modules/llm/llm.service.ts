@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { NoObjectGeneratedError } from 'ai';
 import { PinoLogger } from 'nestjs-pino';
 import { performance } from 'node:perf_hooks';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { newId, nowIso } from '../../common/ids';
-import { AnthropicProvider } from './anthropic.provider';
-import { classifyError, providerLabel, redact, type ProviderErrorContext } from './classify-error';
+import type * as SdkErrors from './classify-error';
 import { LlmCallsRepository } from './llm-calls.repository';
 import {
   LlmError,
@@ -17,7 +15,7 @@ import {
   type ProviderName,
 } from './llm.types';
 import { OfflineProvider } from './offline.provider';
-import { OpenAiProvider } from './openai.provider';
+import { providerLabel, redact, type ProviderErrorContext } from './provider-context';
 
 export { backoffDelayMs, MAX_BACKOFF_MS } from './backoff';
 
@@ -64,7 +62,14 @@ export function parseModelName(name: string): ModelRef {
  */
 @Injectable()
 export class LlmService {
-  private readonly providers: ReadonlyMap<ProviderName, LlmProvider>;
+  private readonly offline: OfflineProvider;
+  /**
+   * The OpenAI-compatible and Anthropic providers, created on first use: they load the AI SDK
+   * (about 25 MB of memory), which a platform running only the offline model never needs.
+   */
+  private readonly sdkProviders = new Map<'openai' | 'anthropic', Promise<LlmProvider>>();
+  /** The AI SDK's error helpers; loaded with the first SDK provider or the first unknown error. */
+  private sdkErrors: typeof SdkErrors | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -73,11 +78,7 @@ export class LlmService {
   ) {
     this.logger.setContext(LlmService.name);
     const llm = config.llm;
-    this.providers = new Map<ProviderName, LlmProvider>([
-      ['offline', new OfflineProvider(llm.offlineLatencyMs)],
-      ['openai', new OpenAiProvider(llm.openai)],
-      ['anthropic', new AnthropicProvider(llm.anthropic)],
-    ]);
+    this.offline = new OfflineProvider(llm.offlineLatencyMs);
     // The AI SDK prints provider warnings (e.g. an unsupported setting) with console.warn; route
     // them to the structured log instead.
     globalThis.AI_SDK_LOG_WARNINGS = (options) => {
@@ -97,10 +98,8 @@ export class LlmService {
     let ref: ModelRef | undefined;
     try {
       ref = parseModelName(request.model);
-      const provider = this.providers.get(ref.provider);
-      if (provider === undefined) {
-        throw new LlmError('unknown_provider', `No provider "${ref.provider}" is configured.`);
-      }
+      const provider =
+        ref.provider === 'offline' ? this.offline : await this.sdkProvider(ref.provider);
       const result = await provider.generate<T>({
         system: request.system,
         prompt: request.prompt,
@@ -138,9 +137,11 @@ export class LlmService {
       );
       return { ...result, provider: ref.provider, model: ref.model, latencyMs };
     } catch (caught) {
-      const error = this.failure(caught, ref, request.signal, timeout);
+      const error = await this.failure(caught, ref, request.signal, timeout);
       const latencyMs = elapsed();
-      this.record(request, ref, latencyMs, usageOf(caught), error);
+      // An AI SDK error (the only kind that carries usage) exists only once the SDK is loaded.
+      const usage = this.sdkErrors?.usageOf(caught) ?? { inputTokens: 0, outputTokens: 0 };
+      this.record(request, ref, latencyMs, usage, error);
       const fields = {
         ...request.owner,
         purpose: request.context.purpose,
@@ -157,6 +158,32 @@ export class LlmService {
       else this.logger.warn(fields, 'model call failed');
       throw error;
     }
+  }
+
+  private sdkProvider(name: 'openai' | 'anthropic'): Promise<LlmProvider> {
+    let provider = this.sdkProviders.get(name);
+    if (provider === undefined) {
+      provider = this.loadSdkProvider(name);
+      this.sdkProviders.set(name, provider);
+      // A failed load is not cached: the next call tries again.
+      void provider.catch(() => this.sdkProviders.delete(name));
+    }
+    return provider;
+  }
+
+  private async loadSdkProvider(name: 'openai' | 'anthropic'): Promise<LlmProvider> {
+    await this.loadSdkErrors();
+    if (name === 'openai') {
+      const { OpenAiProvider } = await import('./openai.provider');
+      return new OpenAiProvider(this.config.llm.openai);
+    }
+    const { AnthropicProvider } = await import('./anthropic.provider');
+    return new AnthropicProvider(this.config.llm.anthropic);
+  }
+
+  private async loadSdkErrors(): Promise<typeof SdkErrors> {
+    this.sdkErrors ??= await import('./classify-error');
+    return this.sdkErrors;
   }
 
   private label(provider: ProviderName): string {
@@ -189,12 +216,12 @@ export class LlmService {
   }
 
   /** Which signal fired decides between `aborted` (the caller) and `timeout` (ours). */
-  private failure(
+  private async failure(
     caught: unknown,
     ref: ModelRef | undefined,
     callerSignal: AbortSignal | undefined,
     timeout: AbortSignal,
-  ): LlmError {
+  ): Promise<LlmError> {
     const who = ref === undefined ? 'model' : this.label(ref.provider);
     const name = ref === undefined ? '' : ` (${ref.provider}:${ref.model})`;
     if (callerSignal?.aborted === true) {
@@ -213,7 +240,10 @@ export class LlmService {
     const classified =
       caught instanceof LlmError
         ? caught
-        : classifyError(caught, this.errorContext(ref?.provider ?? 'offline'));
+        : (await this.loadSdkErrors()).classifyError(
+            caught,
+            this.errorContext(ref?.provider ?? 'offline'),
+          );
     // Belt and braces: no key of any provider may reach a stored or shown message.
     const message = redact(classified.message, this.allSecrets());
     return message === classified.message
@@ -257,19 +287,4 @@ export class LlmService {
       );
     }
   }
-}
-
-/** Tokens a failed call still consumed (an answer that did not match the schema was generated). */
-function usageOf(error: unknown): LlmUsage {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
-    if (NoObjectGeneratedError.isInstance(current) && current.usage !== undefined) {
-      return {
-        inputTokens: current.usage.inputTokens ?? 0,
-        outputTokens: current.usage.outputTokens ?? 0,
-      };
-    }
-    current = current.cause;
-  }
-  return { inputTokens: 0, outputTokens: 0 };
 }
