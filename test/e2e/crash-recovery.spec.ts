@@ -1,9 +1,17 @@
-import { freePort } from '../helpers/ports';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as pause } from 'node:timers/promises';
 import { z } from 'zod';
 import { tempDir } from '../helpers/config';
+import {
+  DIST_MAIN,
+  ensureBuilt,
+  freePort,
+  ProcessGroup,
+  raceTimeout,
+  waitForHttpStatus,
+  type ManagedProcess,
+} from '../helpers/processes';
 import {
   eventSchema,
   workflowDetailSchema,
@@ -18,90 +26,32 @@ import {
  * `npm test` builds first (pretest); this file builds too when dist/main.js is missing.
  */
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'dist', 'main.js');
 /** Every wait of this file is bounded by this. */
 const WAIT_MS = 20_000;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 interface Server {
-  proc: ChildProcess;
-  port: number;
+  process: ManagedProcess;
   base: string;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<Exit>;
 }
 
-const children: Server[] = [];
+const group = new ProcessGroup();
 let dir: string | undefined;
 
-/** `node dist/main.js` with only the environment given (nothing inherited but PATH). */
-function startServer(cwd: string, port: number, env: Record<string, string>): Server {
-  const proc = spawn(process.execPath, [MAIN], {
+/** `node dist/main.js` on a free port, with only the environment given; waits until it is live. */
+async function startServer(
+  name: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<Server> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const proc = group.spawn(name, DIST_MAIN, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { HOST: '127.0.0.1', PORT: String(port), ...env },
+    maxLifetimeMs: 60_000,
   });
-  let out = '';
-  let err = '';
-  proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<Exit>((resolve) => {
-    proc.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  // A child never outlives its test for long, whatever happens.
-  const guard = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-  void exited.then(() => clearTimeout(guard));
-  const server: Server = {
-    proc,
-    port,
-    base: `http://127.0.0.1:${port}`,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-  };
-  children.push(server);
-  return server;
-}
-
-function isRunning(server: Server): boolean {
-  return server.proc.exitCode === null && server.proc.signalCode === null;
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function pause(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntilLive(server: Server): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    if (!isRunning(server)) throw new Error(`the server exited early; stderr: ${server.stderr()}`);
-    try {
-      const res = await fetch(`${server.base}/health/live`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await pause(50);
-  }
-  throw new Error(`/health/live never answered 200; stderr: ${server.stderr()}`);
+  await waitForHttpStatus(base, '/health/live', 200, WAIT_MS, proc);
+  return { process: proc, base };
 }
 
 async function getJson(url: string): Promise<unknown> {
@@ -125,34 +75,13 @@ async function workflowOf(server: Server, id: string): Promise<WorkflowDetail> {
   return workflowDetailSchema.parse(await getJson(`${server.base}/api/v1/workflows/${id}`));
 }
 
-/** Every stdout line is one JSON log object. */
-function logLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      try {
-        return z.record(z.string(), z.unknown()).parse(JSON.parse(line));
-      } catch {
-        throw new Error(`stdout line is not a JSON object: ${line}`);
-      }
-    });
-}
-
 beforeAll(() => {
-  if (!fs.existsSync(MAIN)) {
-    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
-  }
+  ensureBuilt();
   dir = tempDir('broski-crash-');
-}, 130_000);
+}, 200_000);
 
 afterAll(async () => {
-  for (const child of children) {
-    if (isRunning(child)) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
-  }
+  await group.stopAll();
   if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -168,8 +97,7 @@ describe('SIGKILL during a step and a restart on the same database', () => {
     };
 
     // ---- the first process: accept three workflows, die in the middle of a step
-    const first = startServer(cwd, await freePort(), env);
-    await waitUntilLive(first);
+    const first = await startServer('first', cwd, env);
     const ids: string[] = [];
     for (let i = 1; i <= 3; i += 1) {
       const res = await fetch(`${first.base}/api/v1/workflows`, {
@@ -199,13 +127,11 @@ describe('SIGKILL during a step and a restart on the same database', () => {
       }
       if (inFlight.length === 0) await pause(20);
     }
-    first.proc.kill('SIGKILL');
-    const died = await within(first.exited, WAIT_MS, 'the first process to die');
-    expect(died.signal).toBe('SIGKILL');
+    const died = await raceTimeout(first.process.kill(), WAIT_MS);
+    expect(died?.signal).toBe('SIGKILL');
 
     // ---- the second process on the same database picks the work up
-    const second = startServer(cwd, await freePort(), env);
-    await waitUntilLive(second);
+    const second = await startServer('second', cwd, env);
 
     const finished: WorkflowDetail[] = [];
     for (const id of ids) {
@@ -251,10 +177,13 @@ describe('SIGKILL during a step and a restart on the same database', () => {
     expect(rerun).toBe(inFlight.length);
 
     // The restarted process resumed the work and logged no error.
-    const lines = logLines(second.stdout());
-    expect(lines.some((l) => l.msg === 'reconciler re-enqueued unfinished work')).toBe(true);
-    const errors = lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+    const output = second.process;
+    expect(output.logs()).toHaveLength(output.lines().length); // every stdout line is JSON
+    expect(output.logs().some((l) => l.msg === 'reconciler re-enqueued unfinished work')).toBe(
+      true,
+    );
+    const errors = output.logs().filter((l) => l.level === 'error' || l.level === 'fatal');
     expect(errors).toEqual([]);
-    expect(second.stderr()).not.toMatch(/error/i);
+    expect(output.stderr()).not.toMatch(/error/i);
   }, 60_000);
 });

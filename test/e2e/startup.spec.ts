@@ -1,8 +1,15 @@
-import { freePort } from '../helpers/ports';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/config';
+import {
+  freePort,
+  ProcessGroup,
+  raceTimeout,
+  waitForHttpStatus,
+  type Exit,
+  type ManagedProcess,
+} from '../helpers/processes';
 
 /**
  * The built entry points as a user runs them: `node dist/main.js` and `node dist/cli.js`.
@@ -17,19 +24,15 @@ const PACKAGE_VERSION = (
   }
 ).version;
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 interface Spawned {
+  managed: ManagedProcess;
   proc: ChildProcess;
   stdout(): string;
   stderr(): string;
   exited: Promise<Exit>;
 }
 
-const children: Spawned[] = [];
+const group = new ProcessGroup();
 const dirs: string[] = [];
 
 function workDir(): string {
@@ -39,64 +42,44 @@ function workDir(): string {
 }
 
 /** Starts node with a minimal environment (no inherited configuration), in `cwd`. */
-function start(args: string[], cwd: string, env: Record<string, string>): Spawned {
-  const proc = spawn(process.execPath, args, {
+function start(
+  [script = MAIN, ...args]: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Spawned {
+  const managed = group.spawn(path.basename(script), script, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    args,
+    env: { HOME: cwd, ...env },
+    maxLifetimeMs: 15_000,
   });
-  let out = '';
-  let err = '';
-  proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<Exit>((resolve) => {
-    proc.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  // Never let a child outlive its test for long, whatever happens.
-  const guard = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  void exited.then(() => clearTimeout(guard));
-  const spawned = { proc, stdout: () => out, stderr: () => err, exited };
-  children.push(spawned);
-  return spawned;
+  return {
+    managed,
+    proc: managed.proc,
+    stdout: () =>
+      managed
+        .lines()
+        .map((line) => `${line}\n`)
+        .join(''),
+    stderr: () => managed.stderr(),
+    exited: managed.exited,
+  };
 }
 
-/** Waits for the exit, failing after `ms` (the child is then killed by afterAll). */
+/** Waits for the exit, failing after `ms` (the child is then stopped by afterAll). */
 async function exitOf(child: Spawned, ms: number): Promise<Exit> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `no exit within ${ms} ms; stdout: ${child.stdout()}; stderr: ${child.stderr()}`,
-          ),
-        ),
-      ms,
+  const exit = await raceTimeout(child.exited, ms);
+  if (exit === undefined) {
+    throw new Error(
+      `no exit within ${ms} ms; stdout: ${child.stdout()}; stderr: ${child.stderr()}`,
     );
-  });
-  try {
-    return await Promise.race([child.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
+  return exit;
 }
 
 /** Polls /health/live until it answers 200; fails early if the child exits. */
-async function waitUntilLive(child: Spawned, port: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let exited = false;
-  void child.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`the server exited early; stderr: ${child.stderr()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`/health/live never answered 200; stderr: ${child.stderr()}`);
+function waitUntilLive(child: Spawned, port: number, ms = 10_000): Promise<void> {
+  return waitForHttpStatus(`http://127.0.0.1:${port}`, '/health/live', 200, ms, child.managed);
 }
 
 interface LogLine {
@@ -125,12 +108,7 @@ function logLines(stdout: string): LogLine[] {
 }
 
 afterAll(async () => {
-  for (const child of children) {
-    if (child.proc.exitCode === null && child.proc.signalCode === null) {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-    }
-  }
+  await group.stopAll(2000);
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 

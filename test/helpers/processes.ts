@@ -126,6 +126,8 @@ export interface SpawnOptions {
   /** Environment of the child: only PATH and HOME are inherited, nothing else. */
   env: Record<string, string>;
   cwd?: string;
+  /** Arguments after the script (e.g. a CLI command). */
+  args?: string[];
   /** Killed with SIGKILL after this long whatever happens (a safety net; default 5 min). */
   maxLifetimeMs?: number;
 }
@@ -133,7 +135,7 @@ export interface SpawnOptions {
 /** Starts `node <script>` with a minimal environment and captures its output. */
 export function spawnNode(name: string, script: string, options: SpawnOptions): ManagedProcess {
   const cwd = options.cwd ?? ROOT;
-  const proc = spawn(process.execPath, [script], {
+  const proc = spawn(process.execPath, [script, ...(options.args ?? [])], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? cwd, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
