@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
+import type pino from 'pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
 import helmet from 'helmet';
@@ -14,6 +15,8 @@ import { registerRateLimit } from '../common/http/rate-limit';
 import { mountQueueDashboard } from '../modules/queue/queue-dashboard';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../common/http/problem.filter';
+import { ROOT_LOGGER } from '../common/logging/logging.module';
+import { registerRequestLogging } from '../common/logging/request-logging';
 import { registerHttpMetrics } from '../modules/metrics/http-metrics';
 import { MetricsService } from '../modules/metrics/metrics.service';
 import { unhandledCounts } from './process-guards';
@@ -35,6 +38,8 @@ export const API_VERSION = '0.1.0';
  * for every error including Fastify's own, versioned routes and the OpenAPI document.
  */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
+  // Fastify's own errors (before any hook runs) are logged by the app's root logger, once it exists.
+  const logs: { root?: pino.Logger } = {};
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
@@ -44,7 +49,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     // parameters) are problem+json too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('x-request-id', request.id);
-      sendProblem(request, reply, error, request.log);
+      sendProblem(request, reply, error, logs.root ?? request.log);
     },
     requestTimeout: config.http.requestTimeoutMs,
   });
@@ -56,8 +61,11 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   app.useLogger(app.get(Logger));
   app.flushLogs();
+  const root = app.get<pino.Logger>(ROOT_LOGGER);
+  logs.root = root;
 
   const fastify = app.getHttpAdapter().getInstance();
+  registerRequestLogging(fastify, root);
   const metrics = app.get(MetricsService);
   metrics.readUnhandledErrorsFrom(() => unhandledCounts);
   registerHttpMetrics(fastify, metrics);

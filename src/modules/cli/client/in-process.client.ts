@@ -1,11 +1,12 @@
 import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { PARAMS_PROVIDER_TOKEN } from 'nestjs-pino';
 import { EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z, ZodError } from 'zod';
+import pino from 'pino';
+import { ZodError } from 'zod';
 import { CoreModule } from '../../../app/core.module';
 import { DomainError } from '../../../common/domain-error';
+import { ROOT_LOGGER } from '../../../common/logging/logging.module';
 import { toProblem } from '../../../common/http/problem';
 import type { Page } from '../../../common/pagination';
 import type { AppConfig } from '../../../config/app-config';
@@ -263,19 +264,15 @@ export class InProcessClient implements BroskiClient {
   }
 }
 
-const loggerParamsShape = z.object({
-  pinoHttp: z.tuple([z.unknown(), z.instanceof(EventEmitter)]),
-});
-
 /**
  * pino opens the log file asynchronously and flushes it synchronously when the process exits;
  * a short in-process command may never have yielded to the event loop in between, so the file
  * is not open yet and the exit would throw ("sonic boom is not ready yet"). Waits for it.
  */
 async function logFileOpened(app: INestApplicationContext): Promise<void> {
-  const params = loggerParamsShape.safeParse(app.get(PARAMS_PROVIDER_TOKEN, { strict: false }));
-  if (!params.success) return;
-  const destination = params.data.pinoHttp[1];
+  const root = app.get<pino.Logger>(ROOT_LOGGER, { strict: false });
+  const destination: unknown = Reflect.get(root, pino.symbols.streamSym);
+  if (!(destination instanceof EventEmitter)) return;
   const fd: unknown = Reflect.get(destination, 'fd');
   if (typeof fd === 'number' && fd < 0) {
     const timeout = new AbortController();

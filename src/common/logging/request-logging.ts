@@ -1,0 +1,39 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { storage, Store } from 'nestjs-pino/storage';
+import type pino from 'pino';
+
+/** Requests whose lines would flood the log (load balancers probe them every few seconds). */
+function isQuiet(request: FastifyRequest): boolean {
+  return request.url.startsWith('/health');
+}
+
+/**
+ * One JSON line per HTTP request ("request completed": reqId, method, url, status, time in ms;
+ * level error for 5xx), and the request's logger for everything logged while it is handled, so
+ * those lines carry its `reqId` too (nestjs-pino's `PinoLogger` reads it from `storage`).
+ *
+ * Plain Fastify hooks instead of pino-http under Nest's middleware layer: one child logger per
+ * request instead of two, and the request line is written without redaction, since it holds
+ * only the fields above (never headers or bodies); redacting it cost more than writing it.
+ */
+export function registerRequestLogging(fastify: FastifyInstance, root: pino.Logger): void {
+  const requestLines = root.child({}, { redact: { paths: [] } });
+  // Everything that runs for the request from here on (its body's read included) sees this
+  // store: test/e2e/request-logging.spec.ts checks a body that arrives in two packets.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    storage.run(new Store(root.child({ reqId: request.id })), done);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (!isQuiet(request)) {
+      const line = {
+        reqId: request.id,
+        req: { method: request.method, url: request.url },
+        res: { statusCode: reply.statusCode },
+        responseTime: Math.round(reply.elapsedTime * 100) / 100,
+      };
+      if (reply.statusCode >= 500) requestLines.error(line, 'request completed');
+      else requestLines.info(line, 'request completed');
+    }
+    done();
+  });
+}
