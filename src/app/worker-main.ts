@@ -2,7 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfigFromProcess, type AppConfig } from '../config/app-config';
 import { installProcessGuards } from './process-guards';
-import { closeOnSignal } from './serve';
+import { closeOnSignal } from './shutdown';
 import { exitOnStartupError } from './startup-error';
 import { WorkerModule } from './worker.module';
 

@@ -1,5 +1,6 @@
 import { freePort as closedPort } from '../helpers/ports';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api, submit, waitForStatus } from '../helpers/http';
@@ -7,6 +8,12 @@ import { startWorker } from '../../src/app/worker-main';
 import { ConfigError } from '../../src/config/app-config';
 import { bullmqQueues } from '../../src/modules/queue/queue-dashboard';
 import { JobQueue } from '../../src/modules/queue/job-queue';
+
+function isJobOf(data: unknown, workflowId: string): boolean {
+  return (
+    typeof data === 'object' && data !== null && Reflect.get(data, 'workflowId') === workflowId
+  );
+}
 
 // Uses the machine's real Redis (127.0.0.1:6379); every run has its own key prefix.
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -61,8 +68,24 @@ describe('BullMQ driver on the real Redis', () => {
     expect(await queue.isLive('finalize', { workflowId })).toBe(true);
     const [workflows] = bullmqQueues(t.app);
     const delayed = await workflows!.getDelayed();
-    expect(delayed.filter((job) => job.id === `finalize-${workflowId}`)).toHaveLength(1);
+    expect(delayed.filter((job) => isJobOf(job.data, workflowId))).toHaveLength(1);
     expect(await queue.isLive('plan', { workflowId })).toBe(false);
+  });
+
+  it('queues a job again once the previous one with its id has finished', async () => {
+    const queue = t.app.get(JobQueue);
+    const workflowId = randomUUID();
+    const [workflows] = bullmqQueues(t.app);
+    const finished = async () =>
+      (await workflows!.getCompleted()).filter((job) => isJobOf(job.data, workflowId)).length;
+    // No handler can find this workflow: each job runs, does nothing and completes.
+    await queue.enqueue('finalize', { workflowId });
+    for (let i = 0; i < 200 && (await finished()) < 1; i += 1) await sleep(10);
+    expect(await finished()).toBe(1);
+    expect(await queue.isLive('finalize', { workflowId })).toBe(false);
+    await queue.enqueue('finalize', { workflowId });
+    for (let i = 0; i < 200 && (await finished()) < 2; i += 1) await sleep(10);
+    expect(await finished()).toBe(2);
   });
 
   it('serves the queue dashboard', async () => {

@@ -7,6 +7,9 @@ import {
   runMigrations,
   type Connection,
 } from '../../src/modules/database/connection';
+import type Database from 'better-sqlite3';
+import { SQLITE } from '../../src/modules/database/database.tokens';
+import { Transactor } from '../../src/modules/database/transactor';
 import { startTestApp } from '../helpers/app';
 import { tempDir, testConfig } from '../helpers/config';
 
@@ -138,6 +141,70 @@ describe('database', () => {
       } finally {
         await second.close();
       }
+    });
+  });
+
+  describe('deferred writes (Transactor.defer)', () => {
+    function setUp() {
+      const c = connect();
+      c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+      const insert = c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)');
+      const notes = () => c.sqlite.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
+      return { tx: new Transactor(c.sqlite), insert, notes };
+    }
+    const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    it('is written inside the next transaction, before its work', () => {
+      const { tx, insert, notes } = setUp();
+      tx.defer(() => insert.run('model call'));
+      expect(notes()).toEqual([]);
+      tx.immediate(() => insert.run('step completed'));
+      expect(notes()).toEqual(['model call', 'step completed']);
+    });
+
+    it('is written on the next turn of the event loop when no transaction comes', async () => {
+      const { tx, insert, notes } = setUp();
+      tx.defer(() => insert.run('alone'));
+      await tick();
+      expect(notes()).toEqual(['alone']);
+    });
+
+    it('is kept when the transaction it joined rolls back, and written later', async () => {
+      const { tx, insert, notes } = setUp();
+      tx.defer(() => insert.run('kept'));
+      expect(() =>
+        tx.immediate(() => {
+          insert.run('rolled back');
+          throw new Error('the work failed');
+        }),
+      ).toThrow('the work failed');
+      expect(notes()).toEqual([]);
+      tx.immediate(() => insert.run('next'));
+      expect(notes()).toEqual(['kept', 'next']);
+      await tick();
+      expect(notes()).toEqual(['kept', 'next']);
+    });
+
+    it('is in the database once the application has shut down', async () => {
+      const config = testConfig();
+      const t = await startTestApp(config);
+      const tx = t.app.get(Transactor);
+      const sqlite = t.app.get<Database.Database>(SQLITE);
+      const before = sqlite.prepare('SELECT count(*) FROM agents').pluck().get();
+      tx.defer(() => {
+        sqlite.prepare("UPDATE agents SET description = 'deferred' WHERE type = 'writer'").run();
+      });
+      await t.app.close();
+      const reopened = openDatabase(config.database);
+      open.push(reopened);
+      expect(
+        reopened.sqlite
+          .prepare("SELECT description FROM agents WHERE type = 'writer'")
+          .pluck()
+          .get(),
+      ).toBe('deferred');
+      expect(reopened.sqlite.prepare('SELECT count(*) FROM agents').pluck().get()).toBe(before);
+      fs.rmSync(config.dir, { recursive: true, force: true });
     });
   });
 });

@@ -27,10 +27,15 @@ const CONNECTION = Symbol('SQLITE_CONNECTION');
   exports: [DRIZZLE, SQLITE, Transactor],
 })
 export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(SQLITE) private readonly sqlite: Database.Database) {}
+  constructor(
+    @Inject(SQLITE) private readonly sqlite: Database.Database,
+    private readonly transactor: Transactor,
+  ) {}
 
   onApplicationShutdown(): void {
     if (this.sqlite.open) {
+      // Records still waiting for a transaction (see Transactor.defer) are written first.
+      this.transactor.flush();
       // Fold the WAL back into the main file so a stopped database is one self-contained file.
       this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
       this.sqlite.close();

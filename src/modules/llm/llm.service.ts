@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { newId, nowIso } from '../../common/ids';
 import type * as SdkErrors from './classify-error';
+import { Transactor } from '../database/transactor';
 import { LlmCallsRepository } from './llm-calls.repository';
 import {
   LlmError,
@@ -74,6 +75,7 @@ export class LlmService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly calls: LlmCallsRepository,
+    private readonly tx: Transactor,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(LlmService.name);
@@ -253,6 +255,10 @@ export class LlmService {
         });
   }
 
+  /**
+   * Records the call in `llm_calls`: written with the caller's next transaction (the step or plan
+   * that made the call stores its result right after), see `Transactor.defer`.
+   */
   private record(
     request: LlmRequest<unknown>,
     ref: ModelRef | undefined,
@@ -260,31 +266,34 @@ export class LlmService {
     usage: LlmUsage,
     error: LlmError | undefined,
   ): void {
-    try {
-      this.calls.insert({
-        id: newId(),
-        workflowId: request.owner.workflowId,
-        taskId: request.owner.taskId,
-        agentType: request.owner.agentType,
-        purpose: request.context.purpose,
-        provider: ref?.provider ?? request.model.split(':')[0] ?? request.model,
-        model: ref?.model ?? request.model,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        latencyMs,
-        status: error === undefined ? 'ok' : 'error',
-        error: error === undefined ? null : `${error.code}: ${error.message}`,
-        createdAt: nowIso(),
-      });
-    } catch (insertError) {
-      // Losing a usage row must not turn a good answer into a failure; make it loud instead.
-      this.logger.error(
-        {
-          ...request.owner,
-          err: insertError instanceof Error ? insertError.message : String(insertError),
-        },
-        'could not record the model call in llm_calls',
-      );
-    }
+    const row = {
+      id: newId(),
+      workflowId: request.owner.workflowId,
+      taskId: request.owner.taskId,
+      agentType: request.owner.agentType,
+      purpose: request.context.purpose,
+      provider: ref?.provider ?? request.model.split(':')[0] ?? request.model,
+      model: ref?.model ?? request.model,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      latencyMs,
+      status: error === undefined ? ('ok' as const) : ('error' as const),
+      error: error === undefined ? null : `${error.code}: ${error.message}`,
+      createdAt: nowIso(),
+    };
+    this.tx.defer(() => {
+      try {
+        this.calls.insert(row);
+      } catch (insertError) {
+        // Losing a usage row must not turn a good answer into a failure; make it loud instead.
+        this.logger.error(
+          {
+            ...request.owner,
+            err: insertError instanceof Error ? insertError.message : String(insertError),
+          },
+          'could not record the model call in llm_calls',
+        );
+      }
+    });
   }
 }

@@ -28,13 +28,13 @@ export interface JobHandle {
   name: string;
   data: unknown;
   getState(): Promise<string>;
-  remove(): Promise<void>;
   moveToDelayed(timestamp: number, token?: string): Promise<void>;
 }
 
 export interface QueueHandle {
   readonly name: string;
   getJob(id: string): Promise<JobHandle | undefined>;
+  getDeduplicationJobId(id: string): Promise<string | null>;
   add(name: string, data: unknown, options: JobsOptions): Promise<unknown>;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
@@ -48,10 +48,10 @@ const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'wai
 const PRODUCER_TIMEOUT_MS = 1000;
 
 /**
- * BullMQ 5.5x+ rejects custom ids with a single ':' (they collide with its repeatable-job keys),
- * so on Redis the catalogue's `plan:<id>` is stored as `plan-<id>`: still deterministic.
+ * The catalogue's deterministic id (`plan:<id>`, `task:<id>`) as a BullMQ deduplication id
+ * (`plan-<id>`; BullMQ's keys use ':' as their separator).
  */
-export function redisJobId(catalogueId: string): string {
+export function deduplicationIdOf(catalogueId: string): string {
   return catalogueId.replace(/:/g, '-');
 }
 
@@ -85,8 +85,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /**
- * The BullMQ driver: queues `broski-workflows` and `broski-tasks` on Redis, deterministic job
- * ids, bounded retention, retries with exponential backoff for unexpected errors, stalled-job
+ * The BullMQ driver: queues `broski-workflows` and `broski-tasks` on Redis, jobs deduplicated by
+ * the catalogue's deterministic ids, bounded retention, retries with exponential backoff for unexpected errors, stalled-job
  * recovery (a killed worker's job comes back after its lock expires). Workers can be any number
  * of processes.
  */
@@ -120,40 +120,42 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     return JOBS[name].queue === 'tasks' ? this.tasksQueue : this.workflowsQueue;
   }
 
+  /**
+   * One round trip: BullMQ's deduplication skips the add while a job with the same catalogue id
+   * is waiting, delayed or active (the key is dropped when the job completes or fails for good,
+   * so a retried step is queued again). Added while that job is active, the job runs once more
+   * after it (`keepLastIfActive`): a step re-queued by a retry while its cancelled run is still
+   * winding down is not lost. Job ids are BullMQ's own; the deduplication id is the catalogue's.
+   */
   async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options: EnqueueOptions = {}) {
-    const queue = this.queueOf(name);
-    const jobId = redisJobId(jobIdOf(name, payload));
+    const id = deduplicationIdOf(jobIdOf(name, payload));
     await withTimeout(
-      (async () => {
-        // A finished job kept for the dashboard would block a new one with the same id.
-        const existing = await queue.getJob(jobId);
-        if (existing !== undefined) {
-          const state = await existing.getState();
-          if (LIVE_STATES.has(state)) return;
-          await existing.remove().catch(() => undefined);
-        }
-        await queue.add(name, payload, {
-          jobId,
-          delay: options.delayMs ?? 0,
-          attempts: this.config.queue.jobAttempts,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { count: this.config.queue.keepCompleted, age: 24 * 3600 },
-          removeOnFail: { count: this.config.queue.keepFailed, age: 7 * 24 * 3600 },
-        });
-      })(),
+      this.queueOf(name).add(name, payload, {
+        deduplication: { id, keepLastIfActive: true },
+        delay: options.delayMs ?? 0,
+        attempts: this.config.queue.jobAttempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { count: this.config.queue.keepCompleted, age: 24 * 3600 },
+        removeOnFail: { count: this.config.queue.keepFailed, age: 7 * 24 * 3600 },
+      }),
       PRODUCER_TIMEOUT_MS,
-      `adding ${jobId}`,
+      `adding ${id}`,
     );
   }
 
   async isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean> {
-    const job = await withTimeout(
-      this.queueOf(name).getJob(redisJobId(jobIdOf(name, payload))),
+    const queue = this.queueOf(name);
+    const live = await withTimeout(
+      (async () => {
+        const jobId = await queue.getDeduplicationJobId(deduplicationIdOf(jobIdOf(name, payload)));
+        if (jobId === null) return false;
+        const job = await queue.getJob(jobId);
+        return job !== undefined && LIVE_STATES.has(await job.getState());
+      })(),
       PRODUCER_TIMEOUT_MS,
       'a job lookup',
     );
-    if (job === undefined) return false;
-    return LIVE_STATES.has(await job.getState());
+    return live;
   }
 
   async consume(handlers: JobHandlers, queues: readonly QueueKey[]): Promise<void> {

@@ -35,6 +35,20 @@ function prepareTransition(
 }
 type TransitionStatement = ReturnType<typeof prepareTransition>;
 
+/** The columns a planned task is inserted with; the rest take their defaults. */
+export type NewPlannedTask = Pick<
+  NewTaskRow,
+  | 'id'
+  | 'workflowId'
+  | 'key'
+  | 'position'
+  | 'title'
+  | 'agentType'
+  | 'input'
+  | 'dependsOn'
+  | 'createdAt'
+> & { status?: 'pending' };
+
 /** The only place that reads and writes the `tasks` table. */
 @Injectable()
 export class TasksRepository {
@@ -42,6 +56,7 @@ export class TasksRepository {
   private readonly byWorkflow;
   private readonly claimStmt;
   private readonly completeStmt;
+  private readonly insertStmt;
   private readonly transitions = new Map<string, TransitionStatement>();
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
@@ -82,6 +97,22 @@ export class TasksRepository {
         ),
       )
       .prepare();
+    // JSON columns take their text as is through `sql`: placeholders skip drizzle's mapping.
+    this.insertStmt = db
+      .insert(tasks)
+      .values({
+        id: sql.placeholder('id'),
+        workflowId: sql.placeholder('workflowId'),
+        key: sql.placeholder('key'),
+        position: sql.placeholder('position'),
+        title: sql.placeholder('title'),
+        agentType: sql.placeholder('agentType'),
+        input: sql.placeholder('input'),
+        status: sql.placeholder('status'),
+        dependsOn: sql`${sql.placeholder('dependsOn')}`,
+        createdAt: sql.placeholder('createdAt'),
+      })
+      .prepare();
   }
 
   findById(id: string): TaskRow | undefined {
@@ -118,8 +149,22 @@ export class TasksRepository {
     return this.db.select().from(tasks).where(inArray(tasks.status, statuses)).all();
   }
 
-  insertMany(rows: NewTaskRow[]): void {
-    if (rows.length > 0) this.db.insert(tasks).values(rows).run();
+  /** New tasks of a plan, each `pending` unless given (one prepared insert per row). */
+  insertMany(rows: readonly NewPlannedTask[]): void {
+    for (const row of rows) {
+      this.insertStmt.run({
+        id: row.id,
+        workflowId: row.workflowId,
+        key: row.key,
+        position: row.position,
+        title: row.title,
+        agentType: row.agentType,
+        input: row.input,
+        status: row.status ?? 'pending',
+        dependsOn: JSON.stringify(row.dependsOn),
+        createdAt: row.createdAt,
+      });
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import { newId, nowIso } from '../../../src/common/ids';
 import { LoggingModule } from '../../../src/common/logging/logging.module';
 import { DatabaseModule } from '../../../src/modules/database/database.module';
 import { DRIZZLE, type Db } from '../../../src/modules/database/database.tokens';
+import { Transactor } from '../../../src/modules/database/transactor';
 import { LlmCallsRepository } from '../../../src/modules/llm/llm-calls.repository';
 import type { LlmCallRow } from '../../../src/modules/llm/llm-calls.table';
 import { LlmModule } from '../../../src/modules/llm/llm.module';
@@ -15,10 +16,20 @@ import { LlmError } from '../../../src/modules/llm/llm.types';
 import { workflows } from '../../../src/modules/workflows/workflows.table';
 import { testConfig } from '../../helpers/config';
 
+/** The reads of LlmCallsRepository the tests use. */
+type CallReads = Pick<
+  LlmCallsRepository,
+  'listByWorkflow' | 'usageByWorkflow' | 'usageByTask' | 'usageTotalsByWorkflows'
+>;
+
 export interface LlmTestContext {
   config: AppConfig;
   llm: LlmService;
-  calls: LlmCallsRepository;
+  /**
+   * llm_calls as a later transaction sees them: LlmService records a call with the next
+   * transaction (Transactor.defer), so each read first writes what is still waiting.
+   */
+  calls: CallReads;
   /** Creates a workflow row (llm_calls rows reference one) and returns its id. */
   newWorkflow(): string;
   close(): Promise<void>;
@@ -37,10 +48,18 @@ export async function createLlmTestContext(env: Record<string, string>): Promise
   }).compile();
   await moduleRef.init();
   const db = moduleRef.get<Db>(DRIZZLE);
+  const repository = moduleRef.get(LlmCallsRepository);
+  const tx = moduleRef.get(Transactor);
+  const calls: CallReads = {
+    listByWorkflow: (id) => (tx.flush(), repository.listByWorkflow(id)),
+    usageByWorkflow: (id) => (tx.flush(), repository.usageByWorkflow(id)),
+    usageByTask: (id) => (tx.flush(), repository.usageByTask(id)),
+    usageTotalsByWorkflows: (ids) => (tx.flush(), repository.usageTotalsByWorkflows(ids)),
+  };
   return {
     config,
     llm: moduleRef.get(LlmService),
-    calls: moduleRef.get(LlmCallsRepository),
+    calls,
     newWorkflow: () => {
       const id = newId();
       const now = nowIso();
