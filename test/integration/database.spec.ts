@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
+import { once } from 'node:events';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/app-config';
 import {
@@ -150,7 +152,7 @@ describe('database', () => {
       c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
       const insert = c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)');
       const notes = () => c.sqlite.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
-      return { tx: new Transactor(c.sqlite), insert, notes };
+      return { c, tx: new Transactor(c.sqlite, loadConfig({})), insert, notes };
     }
     const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -183,6 +185,48 @@ describe('database', () => {
       expect(notes()).toEqual(['kept', 'next']);
       await tick();
       expect(notes()).toEqual(['kept', 'next']);
+    });
+
+    /** Holds the write lock of `file` from another thread for `ms`; resolves once it holds it. */
+    async function holdWriteLock(file: string, ms: number): Promise<{ released: Promise<void> }> {
+      const thread = new Worker(
+        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const { parentPort, workerData } = require('node:worker_threads');
+         const db = new Database(workerData.file);
+         db.exec('BEGIN IMMEDIATE');
+         parentPort.postMessage('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
+         db.exec('COMMIT');
+         db.close();`,
+        { eval: true, workerData: { file, ms } },
+      );
+      await once(thread, 'message');
+      return { released: once(thread, 'exit').then(() => undefined) };
+    }
+
+    it('takes the write lock as soon as another process lets go of it', async () => {
+      const { c, tx, insert, notes } = setUp();
+      const lock = await holdWriteLock(c.sqlite.name, 30);
+      tx.immediate(() => insert.run('after the other writer'));
+      expect(notes()).toEqual(['after the other writer']);
+      await lock.released;
+    });
+
+    it('gives up with SQLITE_BUSY after SQLITE_BUSY_TIMEOUT_MS', async () => {
+      const c = connect({ SQLITE_BUSY_TIMEOUT_MS: '20' });
+      c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+      const tx = new Transactor(c.sqlite, loadConfig({ SQLITE_BUSY_TIMEOUT_MS: '20' }));
+      const lock = await holdWriteLock(c.sqlite.name, 300);
+      let ran = false;
+      expect(() =>
+        tx.immediate(() => {
+          ran = true;
+        }),
+      ).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+      expect(ran).toBe(false);
+      await lock.released;
+      // The connection's own busy timeout is back for every other statement.
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(20);
     });
 
     it('is in the database once the application has shut down', async () => {
