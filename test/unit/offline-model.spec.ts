@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AgentBrief, CallContext, StepOutputBrief } from '../../src/modules/llm/llm.types';
 import { LlmError } from '../../src/modules/llm/llm.types';
-import { offlinePlan, subjectOf } from '../../src/modules/llm/offline-answers';
+import { excerpt, offlinePlan, subjectOf } from '../../src/modules/llm/offline-answers';
 import { OfflineProvider, estimateTokens } from '../../src/modules/llm/offline.provider';
 
 const planSchema = z.object({
@@ -307,5 +307,20 @@ describe('offline model: latency and abort', () => {
     await expect(
       generate(planContext(BAKERY), undefined, new OfflineProvider(0), controller.signal),
     ).rejects.toMatchObject({ code: 'aborted' });
+  });
+});
+
+describe('offline model: excerpts of earlier outputs', () => {
+  it('flattens markdown to one line and cuts at a word, also for long outputs', () => {
+    const long = `## Findings\n\n- **Audience**: local families\n- Prices *above* average\n\n${'More detail here. '.repeat(200)}`;
+    const short = excerpt(long, 60);
+    expect(short).toBe('Findings - Audience : local families - Prices above average…');
+    expect(short.length).toBeLessThanOrEqual(61);
+  });
+
+  it('reads past a long run of blank space or markup at the start', () => {
+    const text = `${' \n'.repeat(400)}${'#'.repeat(300)} The real opening words come only here`;
+    expect(excerpt(text, 20)).toBe('The real opening…');
+    expect(excerpt('Short and plain', 20)).toBe('Short and plain');
   });
 });

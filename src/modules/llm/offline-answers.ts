@@ -138,14 +138,21 @@ const PART_TEXT: Record<
 
 /** Whitespace collapsed to single spaces, cut at a word boundary with an ellipsis. */
 export function excerpt(text: string, max = 160): string {
-  const oneLine = text
-    .replace(/[#*`>_]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  // Flattening only ever shortens the text, so a head of 4 × max is enough when it stays longer
+  // than max once flattened (long step outputs are the common case).
+  const head = text.length > max * 4 ? flatten(text.slice(0, max * 4)) : undefined;
+  const oneLine = head !== undefined && head.length > max ? head : flatten(text);
   if (oneLine.length <= max) return oneLine;
   const cut = oneLine.slice(0, max);
   const lastSpace = cut.lastIndexOf(' ');
   return `${(lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut).trimEnd()}…`;
+}
+
+function flatten(text: string): string {
+  return text
+    .replace(/[#*`>_]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** The object of the request: "Research, design and build a landing page" → "a landing page". */

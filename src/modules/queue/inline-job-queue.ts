@@ -41,6 +41,7 @@ export class InlineJobQueue extends JobQueue {
   private stopping = false;
   private readonly shutdown = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  private readonly starts: (() => void)[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -129,14 +130,35 @@ export class InlineJobQueue extends JobQueue {
       if (job === undefined || job.state !== 'waiting') continue;
       job.state = 'active';
       this.active[queue] += 1;
-      const run = this.execute(job).finally(() => {
-        this.running.delete(run);
-        this.active[queue] -= 1;
-        this.pump(queue);
-      });
+      const run = this.nextTurn()
+        .then(() => this.execute(job))
+        .finally(() => {
+          this.running.delete(run);
+          this.active[queue] -= 1;
+          this.pump(queue);
+        });
       this.running.add(run);
     }
   }
+
+  /**
+   * Resolves on a later turn of the event loop, one job start per turn: a workflow's jobs would
+   * otherwise run back to back in one chain of promises (the offline model answers at once), and
+   * requests to the API would wait for all of them. Between two job starts Node polls for I/O,
+   * so a request waits for one job at most.
+   */
+  private nextTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.starts.push(resolve);
+      if (this.starts.length === 1) setImmediate(this.startOne);
+    });
+  }
+
+  private readonly startOne = (): void => {
+    this.starts.shift()?.();
+    // Scheduled from within this turn's setImmediate phase: runs after the next I/O poll.
+    if (this.starts.length > 0) setImmediate(this.startOne);
+  };
 
   private async execute(job: InlineJob): Promise<void> {
     const handlers = this.handlers;
