@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestApp, listen, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import {
@@ -93,8 +94,12 @@ describe('workflows over HTTP (offline model, inline queue)', () => {
     expect(types[types.length - 1]).toBe('workflow.completed');
     const detail = await getWorkflow(t.app, workflow.id);
     for (const task of detail.tasks) {
-      const own = events.filter((e) => e.taskId === task.id).map((e) => e.type);
-      expect(own).toEqual(['task.queued', 'task.started', 'task.completed']);
+      const own = events.filter((e) => e.taskId === task.id);
+      expect(own.map((e) => e.type)).toEqual(['task.queued', 'task.started', 'task.completed']);
+      // Dated when the run began, even for a step stored in one transaction with its result.
+      expect(own[1]!.createdAt).toBe(task.startedAt);
+      expect(own[1]!.createdAt <= own[2]!.createdAt).toBe(true);
+      expect(task.attempts).toBe(1);
     }
     for (let i = 1; i < events.length; i += 1) {
       expect(events[i]!.id).toBeGreaterThan(events[i - 1]!.id);
@@ -187,6 +192,23 @@ describe('workflows over HTTP (offline model, inline queue)', () => {
       .set('accept', 'text/event-stream');
     expect(response.status).toBe(404);
     expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+  });
+
+  it('shows a step as running, with its task.started event, while its model call is in flight', async () => {
+    const workflow = await submit(slow.app, { request: 'Write a short poem about bread' });
+    let running: { id: string; startedAt: string | null } | undefined;
+    for (let i = 0; i < 100 && running === undefined; i += 1) {
+      running = (await getWorkflow(slow.app, workflow.id)).tasks.find(
+        (x) => x.status === 'running',
+      );
+      if (running === undefined) await sleep(20);
+    }
+    expect(running).toBeDefined();
+    expect(running!.startedAt).not.toBeNull();
+    const events = await allEvents(slow.app, workflow.id);
+    expect(events.some((e) => e.taskId === running!.id && e.type === 'task.started')).toBe(true);
+    expect(events.some((e) => e.taskId === running!.id && e.type === 'task.completed')).toBe(false);
+    await waitForStatus(slow.app, workflow.id, ['completed'], 30_000);
   });
 
   it('runs independent steps at the same time', async () => {

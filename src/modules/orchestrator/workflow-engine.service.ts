@@ -37,6 +37,22 @@ import { WorkflowSignals } from './workflow-signals';
 export const PLAN_REPAIR_ATTEMPTS = 2;
 /** How often a running step checks whether it was cancelled from another process. */
 const CANCEL_POLL_MS = 500;
+/**
+ * How long a step's model call runs before the step is recorded as running. Faster steps are
+ * recorded as started and completed in one transaction (one commit instead of two), with
+ * task.started dated when the run began.
+ */
+export const CLAIM_AFTER_MS = 50;
+
+/** One run of a step: who it is, and whether the database knows it started. */
+interface StepRun {
+  workflowId: string;
+  task: TaskRow;
+  runId: string;
+  attempt: number;
+  startedAt: string;
+  claimed: boolean;
+}
 
 /**
  * The durable core: the plan, task and finalize job handlers. Every handler is idempotent (it
@@ -202,37 +218,34 @@ export class WorkflowEngine {
     const workflow = this.workflows.findById(task.workflowId);
     if (workflow === undefined || workflow.status !== 'running') return;
 
-    const runId = newId();
-    const claimed = this.tx.immediate(() => {
-      const now = nowIso();
-      if (!this.tasks.claim(taskId, runId, now)) return undefined;
-      const attempt = task.attempts + 1;
-      this.event(
-        workflow.id,
-        'task.started',
-        `${task.title} started (attempt ${attempt})`,
-        now,
-        {
-          key: task.key,
-          agentType: task.agentType,
-          attempt,
-        },
-        taskId,
-      );
-      return attempt;
-    });
-    this.signals.notify(workflow.id);
-    if (claimed === undefined) return;
-    const attempt = claimed;
+    const run: StepRun = {
+      workflowId: workflow.id,
+      task,
+      runId: newId(),
+      attempt: task.attempts + 1,
+      startedAt: nowIso(),
+      claimed: false,
+    };
+    // The claim (running, task.started) is written once the call has taken CLAIM_AFTER_MS; a
+    // step that answers sooner is claimed in the transaction that stores its result.
+    const claimTimer = setTimeout(() => {
+      if (!run.claimed && this.safeRead(() => this.claim(run)) === true) {
+        this.signals.notify(run.workflowId);
+      }
+    }, CLAIM_AFTER_MS);
+    claimTimer.unref();
 
-    const callKey = `task:${taskId}:${runId}`;
+    const callKey = `task:${taskId}:${run.runId}`;
     const controller = this.calls.start(callKey, workflow.id, context.shutdownSignal);
     const watch = setInterval(() => {
       const current = this.safeRead(() => this.tasks.findById(taskId));
       if (current === null) return;
-      if (current === undefined || current.status !== 'running' || current.runId !== runId) {
-        controller.abort(new RunAbortedError('cancelled'));
-      }
+      const ours =
+        current !== undefined &&
+        (run.claimed
+          ? current.status === 'running' && current.runId === run.runId
+          : current.status === 'queued' || current.status === 'running');
+      if (!ours) controller.abort(new RunAbortedError('cancelled'));
     }, CANCEL_POLL_MS);
     watch.unref();
     let output: string;
@@ -263,18 +276,44 @@ export class WorkflowEngine {
       });
       output = response.text;
     } catch (error) {
-      return this.onTaskError(workflow.id, task, runId, attempt, error, controller.signal);
+      return this.onTaskError(run, error, controller.signal);
     } finally {
+      clearTimeout(claimTimer);
       clearInterval(watch);
       this.calls.finish(callKey);
     }
     // Outside the try: a database error here is not the model's failure; it propagates, the
     // queue delivers the job again and the still-running task is claimed by a new run.
-    this.completeTask(workflow.id, task, runId, output);
+    this.completeTask(run, output);
   }
 
-  private completeTask(workflowId: string, task: TaskRow, runId: string, output: string): void {
+  /**
+   * Starts the run in the database: the task becomes running under this run's id (attempts + 1)
+   * with its task.started event, dated when the run began. False when the task is no longer
+   * queued or running (cancelled, or finished by another delivery). Inside a transaction or on
+   * its own.
+   */
+  private claim(run: StepRun): boolean {
+    const { task } = run;
+    return this.tx.immediate(() => {
+      if (!this.tasks.claim(task.id, run.runId, run.startedAt)) return false;
+      run.claimed = true;
+      this.event(
+        run.workflowId,
+        'task.started',
+        `${task.title} started (attempt ${run.attempt})`,
+        run.startedAt,
+        { key: task.key, agentType: task.agentType, attempt: run.attempt },
+        task.id,
+      );
+      return true;
+    });
+  }
+
+  private completeTask(run: StepRun, output: string): void {
+    const { workflowId, task, runId } = run;
     const outcome = this.tx.immediate(() => {
+      if (!run.claimed && !this.claim(run)) return undefined;
       const now = nowIso();
       if (!this.tasks.complete(task.id, runId, output, now)) return undefined;
       this.event(
@@ -307,14 +346,8 @@ export class WorkflowEngine {
     void this.dispatch(workflowId, outcome.queued, outcome.finished);
   }
 
-  private onTaskError(
-    workflowId: string,
-    task: TaskRow,
-    runId: string,
-    attempt: number,
-    error: unknown,
-    signal: AbortSignal,
-  ): JobOutcome {
+  private onTaskError(run: StepRun, error: unknown, signal: AbortSignal): JobOutcome {
+    const { workflowId, task, runId, attempt } = run;
     const reason = abortReasonOf(signal);
     if (reason === 'cancelled') {
       // A retry of the workflow may have queued this step again while this run was being
@@ -323,13 +356,15 @@ export class WorkflowEngine {
     }
     if (reason === 'shutdown') {
       // Hand the step back without counting the attempt; another consumer (or this one after a
-      // restart) runs it again.
+      // restart) runs it again. (An unclaimed run left the task queued: nothing to undo.)
       this.tx.immediate(() =>
         this.tasks.transition(task.id, 'queued', { attemptsDelta: -1 }, runId),
       );
       this.logger.info({ workflowId, taskId: task.id }, 'step handed back at shutdown');
       return { retryInMs: 0 };
     }
+    // The attempt counts: it is recorded as started, whatever follows.
+    if (!run.claimed && !this.claim(run)) return;
     const failure = toErrorBody(error);
     if (error instanceof LlmError && error.retryable && attempt < this.config.llm.maxAttempts) {
       const delayMs = backoffDelayMs(attempt, error, this.config.llm.retryBaseMs);
