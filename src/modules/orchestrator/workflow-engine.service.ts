@@ -16,7 +16,7 @@ import {
 } from '../llm/llm.types';
 import type { JobContext, JobOutcome } from '../queue/jobs';
 import { JobQueue } from '../queue/job-queue';
-import { TasksRepository } from '../tasks/tasks.repository';
+import { TasksRepository, type TaskState } from '../tasks/tasks.repository';
 import type { TaskRow } from '../tasks/tasks.table';
 import type { EventType } from '../workflows/workflow-events.table';
 import type { ErrorBody, Plan } from '../workflows/workflow.types';
@@ -328,7 +328,7 @@ export class WorkflowEngine {
         task.id,
       );
       // Read once, after this task completed: the tasks queued now were pending in it.
-      const all = this.tasks.listByWorkflow(workflowId);
+      const all = this.tasks.listStatesByWorkflow(workflowId);
       const queued = this.queueReadyAmong(workflowId, all, now);
       return {
         queued,
@@ -507,14 +507,14 @@ export class WorkflowEngine {
    * Queues every pending task whose dependencies are all completed. Runs inside a transaction;
    * returns the tasks it queued (the caller enqueues their jobs after the commit).
    */
-  queueReadyTasks(workflowId: string, now: string): TaskRow[] {
-    return this.queueReadyAmong(workflowId, this.tasks.listByWorkflow(workflowId), now);
+  queueReadyTasks(workflowId: string, now: string): TaskState[] {
+    return this.queueReadyAmong(workflowId, this.tasks.listStatesByWorkflow(workflowId), now);
   }
 
   /** `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. */
-  private queueReadyAmong(workflowId: string, all: readonly TaskRow[], now: string): TaskRow[] {
+  private queueReadyAmong(workflowId: string, all: readonly TaskState[], now: string): TaskState[] {
     const done = new Set(all.filter((t) => t.status === 'completed').map((t) => t.key));
-    const queued: TaskRow[] = [];
+    const queued: TaskState[] = [];
     for (const task of all) {
       if (task.status !== 'pending' || !task.dependsOn.every((d) => done.has(d))) continue;
       if (!this.tasks.transition(task.id, 'queued', {})) continue;
@@ -535,7 +535,11 @@ export class WorkflowEngine {
   }
 
   /** Enqueues the jobs for queued tasks (and finalize) after their transaction committed. */
-  async dispatch(workflowId: string, queued: readonly TaskRow[], finalize = false): Promise<void> {
+  async dispatch(
+    workflowId: string,
+    queued: readonly Pick<TaskState, 'id'>[],
+    finalize = false,
+  ): Promise<void> {
     try {
       for (const task of queued) await this.queue.enqueue('task', { workflowId, taskId: task.id });
       if (finalize) await this.queue.enqueue('finalize', { workflowId });

@@ -35,6 +35,12 @@ function prepareTransition(
 }
 type TransitionStatement = ReturnType<typeof prepareTransition>;
 
+/** What scheduling needs of a task (not its input or output texts). */
+export type TaskState = Pick<
+  TaskRow,
+  'id' | 'key' | 'title' | 'agentType' | 'status' | 'dependsOn'
+>;
+
 /** The columns a planned task is inserted with; the rest take their defaults. */
 export type NewPlannedTask = Pick<
   NewTaskRow,
@@ -54,6 +60,7 @@ export type NewPlannedTask = Pick<
 export class TasksRepository {
   private readonly byId;
   private readonly byWorkflow;
+  private readonly statesByWorkflow;
   private readonly claimStmt;
   private readonly completeStmt;
   private readonly insertStmt;
@@ -67,6 +74,19 @@ export class TasksRepository {
       .prepare();
     this.byWorkflow = db
       .select()
+      .from(tasks)
+      .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
+      .orderBy(asc(tasks.position))
+      .prepare();
+    this.statesByWorkflow = db
+      .select({
+        id: tasks.id,
+        key: tasks.key,
+        title: tasks.title,
+        agentType: tasks.agentType,
+        status: tasks.status,
+        dependsOn: tasks.dependsOn,
+      })
       .from(tasks)
       .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
       .orderBy(asc(tasks.position))
@@ -121,6 +141,11 @@ export class TasksRepository {
 
   listByWorkflow(workflowId: string): TaskRow[] {
     return this.byWorkflow.all({ workflowId });
+  }
+
+  /** The workflow's tasks in plan order, without their texts (cheaper on every step). */
+  listStatesByWorkflow(workflowId: string): TaskState[] {
+    return this.statesByWorkflow.all({ workflowId });
   }
 
   listByAgentType(options: {
