@@ -5,7 +5,7 @@ import { Transactor } from '../database/transactor';
 import { JobQueue } from '../queue/job-queue';
 import { TasksRepository } from '../tasks/tasks.repository';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
-import { WorkflowEngine } from './workflow-engine.service';
+import { readyTasks, WorkflowEngine } from './workflow-engine.service';
 
 export interface ReconcileReport {
   plan: number;
@@ -16,7 +16,8 @@ export interface ReconcileReport {
 /**
  * The database is the source of truth and the queue is transport: this finds unfinished work
  * with no live job (a process died, Redis restarted empty) and enqueues it again. Safe to run at
- * any time and from several processes; jobs have deterministic ids and handlers are idempotent.
+ * any time and from several processes; jobs are deduplicated by deterministic ids and handlers
+ * are idempotent.
  */
 @Injectable()
 export class Reconciler {
@@ -43,8 +44,12 @@ export class Reconciler {
         continue;
       }
       if (workflow.status !== 'running') continue;
-      this.tx.immediate(() => this.engine.queueReadyTasks(workflowId, nowIso()));
-      const tasks = this.tasks.listByWorkflow(workflowId);
+      // Read first: a write transaction only when a step is ready but was never queued.
+      let tasks = this.tasks.listStatesByWorkflow(workflowId);
+      if (readyTasks(tasks).length > 0) {
+        this.tx.immediate(() => this.engine.queueReadyTasks(workflowId, nowIso()));
+        tasks = this.tasks.listStatesByWorkflow(workflowId);
+      }
       for (const task of tasks) {
         if (task.status !== 'queued' && task.status !== 'running') continue;
         if (await this.queue.isLive('task', { workflowId, taskId: task.id })) continue;

@@ -295,9 +295,8 @@ export class WorkflowEngine {
    */
   private claim(run: StepRun): boolean {
     const { task } = run;
-    return this.tx.immediate(() => {
+    const claimed = this.tx.immediate(() => {
       if (!this.tasks.claim(task.id, run.runId, run.startedAt)) return false;
-      run.claimed = true;
       this.event(
         run.workflowId,
         'task.started',
@@ -308,6 +307,9 @@ export class WorkflowEngine {
       );
       return true;
     });
+    // Only once it is written (inside a caller's transaction, the caller's outcome decides).
+    if (claimed) run.claimed = true;
+    return claimed;
   }
 
   private completeTask(run: StepRun, output: string): void {
@@ -513,10 +515,8 @@ export class WorkflowEngine {
 
   /** `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. */
   private queueReadyAmong(workflowId: string, all: readonly TaskState[], now: string): TaskState[] {
-    const done = new Set(all.filter((t) => t.status === 'completed').map((t) => t.key));
     const queued: TaskState[] = [];
-    for (const task of all) {
-      if (task.status !== 'pending' || !task.dependsOn.every((d) => done.has(d))) continue;
+    for (const task of readyTasks(all)) {
       if (!this.tasks.transition(task.id, 'queued', {})) continue;
       this.event(
         workflowId,
@@ -681,6 +681,14 @@ export class WorkflowEngine {
   private modelOf(agent: AgentRow): string {
     return agent.model ?? this.config.llm.defaultModel;
   }
+}
+
+/** The pending tasks whose dependencies are all completed. */
+export function readyTasks<T extends Pick<TaskState, 'key' | 'status' | 'dependsOn'>>(
+  all: readonly T[],
+): T[] {
+  const done = new Set(all.filter((t) => t.status === 'completed').map((t) => t.key));
+  return all.filter((t) => t.status === 'pending' && t.dependsOn.every((d) => done.has(d)));
 }
 
 export function toErrorBody(error: unknown): ErrorBody {
