@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { ZodValidationPipe } from 'nestjs-zod';
 import type { AppConfig } from '../config/app-config';
 import { ProblemFilter } from '../common/http/problem.filter';
+import { ValidationPipe } from '../common/http/validation.pipe';
 import { AgentsController } from '../modules/agents/agents.controller';
 import { ShutdownBackup } from '../modules/database/shutdown-backup';
 import { MetricsModule } from '../modules/metrics/metrics.module';
@@ -27,7 +27,7 @@ export class ApiModule {
       // Responses are checked against their contract schema by @ZodResponse
       // (common/http/zod-response.decorator.ts), not by a global interceptor.
       providers: [
-        { provide: APP_PIPE, useClass: ZodValidationPipe },
+        { provide: APP_PIPE, useClass: ValidationPipe },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ShutdownBackup,
       ],

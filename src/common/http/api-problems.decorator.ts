@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { ProblemDto } from './problem';
+import { ProblemDto } from './problem.dto';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input (problem+json with errors[])',

@@ -1,5 +1,4 @@
 import { HttpException } from '@nestjs/common';
-import { createZodDto, ZodValidationException } from 'nestjs-zod';
 import { z, ZodError } from 'zod';
 import { DomainError, ErrorCode, type FieldError } from '../domain-error';
 
@@ -17,7 +16,6 @@ export const problemSchema = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 
-export class ProblemDto extends createZodDto(problemSchema) {}
 export type Problem = z.infer<typeof problemSchema>;
 
 export interface ProblemResponse {
@@ -118,9 +116,8 @@ export function toProblem(
       internal: error.status >= 500 && error.code === ErrorCode.INTERNAL,
     };
   }
-  if (error instanceof ZodValidationException || error instanceof ZodError) {
-    const zodError = error instanceof ZodError ? error : error.getZodError();
-    const errors = zodError instanceof ZodError ? zodIssuesToFieldErrors(zodError) : [];
+  if (error instanceof ZodError) {
+    const errors = zodIssuesToFieldErrors(error);
     return {
       status: 400,
       body: problem(400, ErrorCode.VALIDATION, describeFieldErrors(errors), {

@@ -1,7 +1,6 @@
-import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { pageQueryShape, pageSchema } from '../../common/pagination';
-import { AGENT_STATUSES } from './agents.table';
+import { AGENT_STATUSES } from './agent-status';
 
 export const agentTypeSchema = z
   .string()
@@ -79,10 +78,3 @@ export type ListAgentsQuery = z.infer<typeof listAgentsQuerySchema>;
 export const agentListSchema = pageSchema(agentSchema);
 
 export const agentTypeParamsSchema = z.strictObject({ type: agentTypeSchema });
-
-export class AgentDto extends createZodDto(agentSchema) {}
-export class AgentListDto extends createZodDto(agentListSchema) {}
-export class CreateAgentDto extends createZodDto(createAgentSchema) {}
-export class UpdateAgentDto extends createZodDto(updateAgentSchema) {}
-export class ListAgentsQueryDto extends createZodDto(listAgentsQuerySchema) {}
-export class AgentTypeParamsDto extends createZodDto(agentTypeParamsSchema) {}

@@ -9,7 +9,7 @@ import {
   CreateAgentDto,
   ListAgentsQueryDto,
   UpdateAgentDto,
-} from './agents.contract';
+} from './agents.dto';
 import { AgentsService } from './agents.service';
 
 @ApiTags('agents')

@@ -1,7 +1,5 @@
+import { AGENT_STATUSES } from './agent-status';
 import { integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-
-export const AGENT_STATUSES = ['active', 'disabled'] as const;
-export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export const agents = sqliteTable('agents', {
   id: text('id').primaryKey(),
@@ -20,3 +18,5 @@ export const agents = sqliteTable('agents', {
 
 export type AgentRow = typeof agents.$inferSelect;
 export type NewAgentRow = typeof agents.$inferInsert;
+
+export { AGENT_STATUSES, type AgentStatus } from './agent-status';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { LifecycleState } from '../health/lifecycle.state';
-import { TERMINAL_EVENT_TYPES } from '../workflows/workflow-events.table';
+import { TERMINAL_EVENT_TYPES } from '../workflows/workflow-event-types';
 import { isTerminalWorkflow } from '../workflows/workflow-status';
 import { WorkflowsService } from '../workflows/workflows.service';
 import { WorkflowSignals } from './workflow-signals';

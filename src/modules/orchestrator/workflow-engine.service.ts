@@ -18,7 +18,7 @@ import type { JobContext, JobOutcome } from '../queue/jobs';
 import { JobQueue } from '../queue/job-queue';
 import { TasksRepository, type TaskState } from '../tasks/tasks.repository';
 import type { TaskRow } from '../tasks/tasks.table';
-import type { EventType } from '../workflows/workflow-events.table';
+import type { EventType } from '../workflows/workflow-event-types';
 import type { ErrorBody, Plan } from '../workflows/workflow.types';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
 import type { WorkflowRow } from '../workflows/workflows.table';

@@ -2,13 +2,8 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ZodResponse } from '../../common/http/zod-response.decorator';
 import { ApiProblems } from '../../common/http/api-problems.decorator';
-import { AgentTypeParamsDto } from '../agents/agents.contract';
-import {
-  IdParamsDto,
-  ListTasksQueryDto,
-  TaskDto,
-  TaskListDto,
-} from '../workflows/workflows.contract';
+import { AgentTypeParamsDto } from '../agents/agents.dto';
+import { IdParamsDto, ListTasksQueryDto, TaskDto, TaskListDto } from '../workflows/workflows.dto';
 import { TasksService } from './tasks.service';
 
 @ApiTags('tasks')

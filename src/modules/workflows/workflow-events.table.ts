@@ -1,31 +1,8 @@
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { EVENT_TYPES } from './workflow-event-types';
 import { workflows } from './workflows.table';
 
-export const EVENT_TYPES = [
-  'workflow.created',
-  'workflow.planning',
-  'workflow.planned',
-  'workflow.awaiting_approval',
-  'workflow.approved',
-  'workflow.rejected',
-  'workflow.started',
-  'task.queued',
-  'task.started',
-  'task.retrying',
-  'task.completed',
-  'task.failed',
-  'task.cancelled',
-  'workflow.completed',
-  'workflow.failed',
-  'workflow.cancelled',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export const TERMINAL_EVENT_TYPES: readonly EventType[] = [
-  'workflow.completed',
-  'workflow.failed',
-  'workflow.cancelled',
-];
+export { EVENT_TYPES, TERMINAL_EVENT_TYPES, type EventType } from './workflow-event-types';
 
 export const workflowEvents = sqliteTable(
   'workflow_events',

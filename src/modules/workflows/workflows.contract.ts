@@ -1,8 +1,7 @@
-import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { pageQueryShape, pageSchema } from '../../common/pagination';
+import { pageQueryShape } from '../../common/pagination';
 import { agentTypeSchema } from '../agents/agents.contract';
-import { EVENT_TYPES } from './workflow-events.table';
+import { EVENT_TYPES } from './workflow-event-types';
 import { TASK_STATUSES, WORKFLOW_STATUSES } from './workflow-status';
 
 export const MAX_REQUEST_LENGTH = 20_000;
@@ -12,7 +11,6 @@ export const MAX_WAIT_SECONDS = 5;
 const uuidSchema = z.uuid({ error: 'must be a UUID' });
 
 export const idParamsSchema = z.strictObject({ id: uuidSchema });
-export class IdParamsDto extends createZodDto(idParamsSchema) {}
 
 const metadataSchema = z
   .record(z.string().max(100), z.json())
@@ -154,15 +152,3 @@ export const listTasksQuerySchema = z.strictObject({
   ...pageQueryShape,
 });
 export type ListTasksQuery = z.infer<typeof listTasksQuerySchema>;
-
-export class SubmitWorkflowDto extends createZodDto(submitWorkflowSchema) {}
-export class SubmitQueryDto extends createZodDto(submitQuerySchema) {}
-export class WorkflowDto extends createZodDto(workflowSchema) {}
-export class WorkflowDetailDto extends createZodDto(workflowDetailSchema) {}
-export class WorkflowListDto extends createZodDto(pageSchema(workflowSchema)) {}
-export class TaskDto extends createZodDto(taskSchema) {}
-export class TaskListDto extends createZodDto(pageSchema(taskSchema)) {}
-export class EventListDto extends createZodDto(pageSchema(eventSchema)) {}
-export class ListWorkflowsQueryDto extends createZodDto(listWorkflowsQuerySchema) {}
-export class ListEventsQueryDto extends createZodDto(listEventsQuerySchema) {}
-export class ListTasksQueryDto extends createZodDto(listTasksQuerySchema) {}

@@ -20,10 +20,10 @@ import { zodIssuesToFieldErrors } from '../../common/http/problem';
 import { EventStreamService } from '../orchestrator/event-stream.service';
 import { OrchestratorService } from '../orchestrator/orchestrator.service';
 import { isTerminalWorkflow } from './workflow-status';
+import { idempotencyKeySchema } from './workflows.contract';
 import {
   EventListDto,
   IdParamsDto,
-  idempotencyKeySchema,
   ListEventsQueryDto,
   ListWorkflowsQueryDto,
   SubmitQueryDto,
@@ -31,7 +31,7 @@ import {
   TaskListDto,
   WorkflowDetailDto,
   WorkflowListDto,
-} from './workflows.contract';
+} from './workflows.dto';
 import { WorkflowsService } from './workflows.service';
 
 const lastEventIdSchema = z.coerce.number().int().min(0);

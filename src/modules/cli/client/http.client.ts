@@ -10,7 +10,7 @@ import {
   type ListAgentsQuery,
   type UpdateAgentInput,
 } from '../../agents/agents.contract';
-import { TERMINAL_EVENT_TYPES } from '../../workflows/workflow-events.table';
+import { TERMINAL_EVENT_TYPES } from '../../workflows/workflow-event-types';
 import {
   eventSchema,
   workflowDetailSchema,

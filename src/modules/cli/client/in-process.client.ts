@@ -21,7 +21,7 @@ import { AgentsService } from '../../agents/agents.service';
 import { OrchestratorProcessorModule } from '../../orchestrator/orchestrator-processor.module';
 import { OrchestratorService } from '../../orchestrator/orchestrator.service';
 import { WorkflowSignals } from '../../orchestrator/workflow-signals';
-import { TERMINAL_EVENT_TYPES } from '../../workflows/workflow-events.table';
+import { TERMINAL_EVENT_TYPES } from '../../workflows/workflow-event-types';
 import type {
   ListWorkflowsQuery,
   SubmitWorkflowInput,

@@ -9,7 +9,7 @@ import {
   updateAgentSchema,
   type Agent,
 } from '../../agents/agents.contract';
-import { AGENT_STATUSES } from '../../agents/agents.table';
+import { AGENT_STATUSES } from '../../agents/agent-status';
 import { ExitCode, UsageError } from '../cli-errors';
 import { BroskiCommand, CommandGroup, intOption, parseInput, parseOptions } from '../cli-command';
 import type { CliSession } from '../cli-session';
