@@ -264,6 +264,10 @@ export class InProcessClient implements BroskiClient {
   }
 }
 
+function isEmitter(value: unknown): value is EventEmitter {
+  return value instanceof EventEmitter;
+}
+
 /**
  * pino opens the log file asynchronously and flushes it synchronously when the process exits;
  * a short in-process command may never have yielded to the event loop in between, so the file
@@ -272,7 +276,7 @@ export class InProcessClient implements BroskiClient {
 async function logFileOpened(app: INestApplicationContext): Promise<void> {
   const root = app.get<pino.Logger>(ROOT_LOGGER, { strict: false });
   const destination: unknown = Reflect.get(root, pino.symbols.streamSym);
-  if (!(destination instanceof EventEmitter)) return;
+  if (!isEmitter(destination)) return;
   const fd: unknown = Reflect.get(destination, 'fd');
   if (typeof fd === 'number' && fd < 0) {
     const timeout = new AbortController();
