@@ -8,7 +8,8 @@ import pino from 'pino';
 import { registerRequestLogging } from '../../src/common/logging/request-logging';
 import { listen, startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
-import { api } from '../helpers/http';
+import { api, submit, waitForStatus } from '../helpers/http';
+import { readSse } from '../helpers/sse';
 
 interface LogLine {
   level: string | number;
@@ -30,6 +31,8 @@ function parseLines(text: string): LogLine[] {
 describe('request logging', () => {
   let t: TestApp;
   let logFile: string;
+  let listening: string | undefined;
+  const baseUrl = async () => (listening ??= await listen(t.app));
 
   beforeAll(async () => {
     const config = testConfig({ LOG_LEVEL: 'info' });
@@ -78,7 +81,7 @@ describe('request logging', () => {
   it('puts the request id on the lines its handler writes, also when the body arrives later', async () => {
     // The body reaches the server in two packets 50 ms apart: the handler then runs from the
     // socket's read, outside the context the request started in.
-    const base = await listen(t.app);
+    const base = await baseUrl();
     const body = JSON.stringify({ request: 'Write a haiku about logs' });
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(`${base}/api/v1/workflows?wait=5`, {
@@ -108,6 +111,37 @@ describe('request logging', () => {
     );
     const submitted = lines.find((l) => l.msg === 'workflow submitted' && l.reqId === 'log-post-1');
     expect(submitted).toMatchObject({ context: 'OrchestratorService', workflowId });
+  });
+
+  it('ends a finished event stream with "request completed" and a dropped one with "request aborted"', async () => {
+    const base = await baseUrl();
+    const done = await submit(t.app, { request: 'Write a limerick about flour' });
+    await waitForStatus(t.app, done.id, ['completed']);
+    await readSse(`${base}/api/v1/workflows/${done.id}/events`, { 'x-request-id': 'log-sse-done' });
+
+    // Waiting for approval: its stream stays open until the client goes away.
+    const waiting = await submit(t.app, {
+      request: 'Write a haiku about rye',
+      requireApproval: true,
+    });
+    await waitForStatus(t.app, waiting.id, ['awaiting_approval']);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(
+        `${base}/api/v1/workflows/${waiting.id}/events`,
+        { headers: { accept: 'text/event-stream', 'x-request-id': 'log-sse-left' } },
+        (res) => res.once('data', () => req.destroy()),
+      );
+      req.on('close', () => resolve());
+      req.on('error', (error) => (req.destroyed ? resolve() : reject(error)));
+    });
+
+    const lines = await linesUntil(
+      (l) => l.reqId === 'log-sse-left' && l.msg === 'request aborted',
+    );
+    expect(lines.find((l) => l.reqId === 'log-sse-done')?.msg).toBe('request completed');
+    expect(lines.filter((l) => l.reqId === 'log-sse-left').map((l) => l.msg)).toEqual([
+      'request aborted',
+    ]);
   });
 
   it('does not log health probes', async () => {

@@ -164,6 +164,20 @@ describe('database', () => {
       expect(notes()).toEqual(['model call', 'step completed']);
     });
 
+    it('is dropped when it fails, without taking the transaction it joined with it', async () => {
+      const { tx, insert, notes } = setUp();
+      tx.defer(() => insert.run('first'));
+      tx.defer(() => {
+        insert.run('half-written');
+        throw new Error('a record that cannot be written');
+      });
+      tx.immediate(() => insert.run('the work'));
+      expect(notes()).toEqual(['first', 'the work']);
+      await tick();
+      tx.immediate(() => insert.run('later'));
+      expect(notes()).toEqual(['first', 'the work', 'later']);
+    });
+
     it('is written on the next turn of the event loop when no transaction comes', async () => {
       const { tx, insert, notes } = setUp();
       tx.defer(() => insert.run('alone'));

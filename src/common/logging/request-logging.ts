@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { storage, Store } from 'nestjs-pino/storage';
 import type pino from 'pino';
 
@@ -9,7 +9,7 @@ function isQuiet(request: FastifyRequest): boolean {
 
 /**
  * One JSON line per HTTP request ("request completed": reqId, method, url, status, time in ms;
- * level error for 5xx), and the request's logger for everything logged while it is handled, so
+ * level error for 5xx; "request aborted" when the client left before the response finished), and the request's logger for everything logged while it is handled, so
  * those lines carry its `reqId` too (nestjs-pino's `PinoLogger` reads it from `storage`).
  *
  * Plain Fastify hooks instead of pino-http under Nest's middleware layer: one child logger per
@@ -20,20 +20,31 @@ export function registerRequestLogging(fastify: FastifyInstance, root: pino.Logg
   const requestLines = root.child({}, { redact: { paths: [] } });
   // Everything that runs for the request from here on (its body's read included) sees this
   // store: test/e2e/request-logging.spec.ts checks a body that arrives in two packets.
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // A response that never finished (the client went away, e.g. from a live event stream) ends
+    // with a "request aborted" line instead.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished && !isQuiet(request)) {
+        requestLines.info(lineOf(request, reply), 'request aborted');
+      }
+    });
     storage.run(new Store(root.child({ reqId: request.id })), done);
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!isQuiet(request)) {
-      const line = {
-        reqId: request.id,
-        req: { method: request.method, url: request.url },
-        res: { statusCode: reply.statusCode },
-        responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      };
+      const line = lineOf(request, reply);
       if (reply.statusCode >= 500) requestLines.error(line, 'request completed');
       else requestLines.info(line, 'request completed');
     }
     done();
   });
+}
+
+function lineOf(request: FastifyRequest, reply: FastifyReply) {
+  return {
+    reqId: request.id,
+    req: { method: request.method, url: request.url },
+    res: { statusCode: reply.statusCode },
+    responseTime: Math.round(reply.elapsedTime * 100) / 100,
+  };
 }

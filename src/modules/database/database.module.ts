@@ -1,5 +1,6 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
+import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { openDatabase, runMigrations, type Connection } from './connection';
 import { DRIZZLE, SQLITE } from './database.tokens';
@@ -30,12 +31,19 @@ export class DatabaseModule implements OnApplicationShutdown {
   constructor(
     @Inject(SQLITE) private readonly sqlite: Database.Database,
     private readonly transactor: Transactor,
-  ) {}
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(DatabaseModule.name);
+  }
 
   onApplicationShutdown(): void {
     if (this.sqlite.open) {
       // Records still waiting for a transaction (see Transactor.defer) are written first.
-      this.transactor.flush();
+      try {
+        this.transactor.flush();
+      } catch (error) {
+        this.logger.error({ err: error }, 'deferred records could not be written at shutdown');
+      }
       // Fold the WAL back into the main file so a stopped database is one self-contained file.
       this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
       this.sqlite.close();

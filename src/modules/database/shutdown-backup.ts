@@ -4,6 +4,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { backupDatabase } from './backup';
 import { SQLITE } from './database.tokens';
+import { Transactor } from './transactor';
 
 /**
  * Backs up the database when the API stops (BACKUP_ON_SHUTDOWN). It runs after the HTTP server
@@ -15,6 +16,7 @@ export class ShutdownBackup implements OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SQLITE) private readonly sqlite: Database.Database,
+    private readonly transactor: Transactor,
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(ShutdownBackup.name);
@@ -24,6 +26,8 @@ export class ShutdownBackup implements OnApplicationShutdown {
     if (!this.config.backup.onShutdown || this.config.database.path === ':memory:') return;
     if (!this.sqlite.open) return;
     try {
+      // The copy includes the records still waiting for a transaction (Transactor.defer).
+      this.transactor.flush();
       const result = await backupDatabase(this.sqlite, {
         dir: this.config.backup.dir,
         keep: this.config.backup.keep,

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
+import { PinoLogger } from 'nestjs-pino';
 import { performance } from 'node:perf_hooks';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { SQLITE } from './database.tokens';
@@ -46,7 +47,9 @@ export class Transactor {
   constructor(
     @Inject(SQLITE) private readonly sqlite: Database.Database,
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'database'>,
+    @Optional() private readonly logger?: PinoLogger,
   ) {
+    this.logger?.setContext(Transactor.name);
     this.busyTimeoutMs = config.database.busyTimeoutMs;
     this.noBusyWait = sqlite.prepare('PRAGMA busy_timeout = 0');
     this.busyWait = sqlite.prepare(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
@@ -57,7 +60,7 @@ export class Transactor {
     const deferred = this.takePending();
     try {
       return this.run(() => {
-        for (const write of deferred) write();
+        this.writeDeferred(deferred);
         return work();
       });
     } catch (error) {
@@ -69,8 +72,8 @@ export class Transactor {
   }
 
   /**
-   * Queues a write for the next transaction. It must not throw (it handles its own errors): a
-   * deferred write must never roll back the transaction it joins.
+   * Queues a write for the next transaction. It runs in a savepoint of its own: if it throws, it
+   * is dropped (and logged) and the transaction it joined goes on without it.
    */
   defer(write: () => void): void {
     this.pending.push(write);
@@ -82,14 +85,27 @@ export class Transactor {
     if (this.pending.length === 0 || !this.sqlite.open) return;
     const deferred = this.takePending();
     try {
-      this.run(() => {
-        for (const write of deferred) write();
-      });
+      this.run(() => this.writeDeferred(deferred));
     } catch (error) {
       // The write lock stayed taken beyond the busy timeout: try again a little later.
       this.pending = [...deferred, ...this.pending];
       this.scheduleFlush(RETRY_MS);
       throw error;
+    }
+  }
+
+  private writeDeferred(deferred: readonly (() => void)[]): void {
+    for (const write of deferred) {
+      try {
+        this.sqlite.transaction(write)();
+      } catch (error) {
+        this.logger?.error({ err: error }, 'a deferred write failed and was dropped');
+      }
+      // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O): the
+      // rest must not run statement by statement outside it.
+      if (!this.sqlite.inTransaction) {
+        throw new Error('SQLite rolled the transaction back while writing deferred records');
+      }
     }
   }
 
@@ -134,8 +150,8 @@ export class Transactor {
       this.flushScheduled = false;
       try {
         this.flush();
-      } catch {
-        // flush() scheduled another attempt.
+      } catch (error) {
+        this.logger?.warn({ err: error }, 'deferred writes wait: the database is busy');
       }
     };
     if (delayMs === 0) setImmediate(run);

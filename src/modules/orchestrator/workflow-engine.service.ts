@@ -226,17 +226,21 @@ export class WorkflowEngine {
       startedAt: nowIso(),
       claimed: false,
     };
+    const callKey = `task:${taskId}:${run.runId}`;
+    const controller = this.calls.start(callKey, workflow.id, context.shutdownSignal);
     // The claim (running, task.started) is written once the call has taken CLAIM_AFTER_MS; a
-    // step that answers sooner is claimed in the transaction that stores its result.
-    const claimTimer = setTimeout(() => {
-      if (!run.claimed && this.safeRead(() => this.claim(run)) === true) {
-        this.signals.notify(run.workflowId);
-      }
+    // step that answers sooner is claimed in the transaction that stores its result. A busy
+    // database is tried again on the next tick; a task that can no longer be claimed (cancelled,
+    // or finished by another delivery) stops the call.
+    const claimTimer = setInterval(() => {
+      const claimed = run.claimed || this.safeRead(() => this.claim(run));
+      if (claimed === null) return;
+      clearInterval(claimTimer);
+      if (claimed) this.signals.notify(run.workflowId);
+      else controller.abort(new RunAbortedError('cancelled'));
     }, CLAIM_AFTER_MS);
     claimTimer.unref();
 
-    const callKey = `task:${taskId}:${run.runId}`;
-    const controller = this.calls.start(callKey, workflow.id, context.shutdownSignal);
     const watch = setInterval(() => {
       const current = this.safeRead(() => this.tasks.findById(taskId));
       if (current === null) return;
@@ -244,7 +248,8 @@ export class WorkflowEngine {
         current !== undefined &&
         (run.claimed
           ? current.status === 'running' && current.runId === run.runId
-          : current.status === 'queued' || current.status === 'running');
+          : (current.status === 'queued' || current.status === 'running') &&
+            current.attempts === task.attempts);
       if (!ours) controller.abort(new RunAbortedError('cancelled'));
     }, CANCEL_POLL_MS);
     watch.unref();
@@ -278,7 +283,7 @@ export class WorkflowEngine {
     } catch (error) {
       return this.onTaskError(run, error, controller.signal);
     } finally {
-      clearTimeout(claimTimer);
+      clearInterval(claimTimer);
       clearInterval(watch);
       this.calls.finish(callKey);
     }
@@ -351,11 +356,9 @@ export class WorkflowEngine {
   private onTaskError(run: StepRun, error: unknown, signal: AbortSignal): JobOutcome {
     const { workflowId, task, runId, attempt } = run;
     const reason = abortReasonOf(signal);
-    if (reason === 'cancelled') {
-      // A retry of the workflow may have queued this step again while this run was being
-      // stopped; the queue skipped the new job because this one was still active: run again.
-      return this.tasks.findById(task.id)?.status === 'queued' ? { retryInMs: 0 } : undefined;
-    }
+    // A retry of the workflow may have queued this step again while this run was being stopped:
+    // both queue drivers run a job enqueued while it is active once more after it.
+    if (reason === 'cancelled') return;
     if (reason === 'shutdown') {
       // Hand the step back without counting the attempt; another consumer (or this one after a
       // restart) runs it again. (An unclaimed run left the task queued: nothing to undo.)

@@ -162,7 +162,9 @@ export class InlineJobQueue extends JobQueue {
 
   private async execute(job: InlineJob): Promise<void> {
     const handlers = this.handlers;
-    if (handlers === undefined) return;
+    // Stopping: a job that was waiting for its turn does not start (the database keeps the work;
+    // the reconciler queues it again at the next start).
+    if (handlers === undefined || this.stopping) return;
     let retryInMs: number | undefined;
     try {
       const outcome = await dispatchJob(handlers, job.name, job.payload, {
