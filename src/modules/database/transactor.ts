@@ -151,7 +151,7 @@ export class Transactor {
       try {
         this.flush();
       } catch (error) {
-        this.logger?.warn({ err: error }, 'deferred writes wait: the database is busy');
+        this.logger?.warn({ err: error }, 'deferred records not written yet; trying again');
       }
     };
     if (delayMs === 0) setImmediate(run);
