@@ -1,3 +1,4 @@
+import { BUILTIN_AGENTS } from '../../src/modules/agents/builtin-agents';
 import { freePort as closedPort } from '../helpers/ports';
 import fc from 'fast-check';
 import { z } from 'zod';
@@ -48,15 +49,7 @@ const EXPECTED_OPERATIONS = [
   'GET /api/v1/tasks/{id}',
 ];
 
-const BUILT_IN_AGENTS = [
-  'orchestrator',
-  'researcher',
-  'designer',
-  'coder',
-  'writer',
-  'reviewer',
-  'safety',
-] as const;
+const BUILT_IN_AGENTS = BUILTIN_AGENTS.map((builtin) => builtin.type);
 
 const workflowRef = z.object({
   id: z.uuid(),

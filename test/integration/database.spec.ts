@@ -9,9 +9,11 @@ import {
   runMigrations,
   type Connection,
 } from '../../src/modules/database/connection';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { SQLITE } from '../../src/modules/database/database.tokens';
 import { Transactor } from '../../src/modules/database/transactor';
+import { DatabaseModule } from '../../src/modules/database/database.module';
+import { ShutdownBackup } from '../../src/modules/database/shutdown-backup';
 import { startTestApp } from '../helpers/app';
 import { tempDir, testConfig } from '../helpers/config';
 
@@ -243,26 +245,42 @@ describe('database', () => {
       expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(20);
     });
 
-    it('is in the database once the application has shut down', async () => {
-      const config = testConfig();
+    it('is written by the shutdown backup and by the database closing, not left behind', async () => {
+      const config = testConfig({
+        BACKUP_ON_SHUTDOWN: 'true',
+        BACKUP_DIR: path.join(tempDir('broski-backup-'), 'backups'),
+      });
       const t = await startTestApp(config);
       const tx = t.app.get(Transactor);
       const sqlite = t.app.get<Database.Database>(SQLITE);
-      const before = sqlite.prepare('SELECT count(*) FROM agents').pluck().get();
-      tx.defer(() => {
-        sqlite.prepare("UPDATE agents SET description = 'deferred' WHERE type = 'writer'").run();
-      });
+      const note = (type: string, text: string) =>
+        tx.defer(() => {
+          sqlite.prepare('UPDATE agents SET description = ? WHERE type = ?').run(text, type);
+        });
+      // Each hook runs at once after defer(): no turn of the event loop could have written it.
+      note('writer', 'deferred before the backup');
+      await t.app.get(ShutdownBackup).onApplicationShutdown();
+      note('coder', 'deferred before the close');
+      t.app.get(DatabaseModule).onApplicationShutdown();
+      expect(sqlite.open).toBe(false);
       await t.app.close();
+
+      const backups = fs.readdirSync(config.backup.dir).filter((f) => f.endsWith('.db'));
+      expect(backups).toHaveLength(1);
+      const backup = new Database(path.join(config.backup.dir, backups[0]!), { readonly: true });
       const reopened = openDatabase(config.database);
       open.push(reopened);
-      expect(
-        reopened.sqlite
-          .prepare("SELECT description FROM agents WHERE type = 'writer'")
-          .pluck()
-          .get(),
-      ).toBe('deferred');
-      expect(reopened.sqlite.prepare('SELECT count(*) FROM agents').pluck().get()).toBe(before);
-      fs.rmSync(config.dir, { recursive: true, force: true });
+      const descriptionIn = (db: Database.Database, type: string) =>
+        db.prepare('SELECT description FROM agents WHERE type = ?').pluck().get(type);
+      try {
+        expect(descriptionIn(backup, 'writer')).toBe('deferred before the backup');
+        expect(descriptionIn(reopened.sqlite, 'writer')).toBe('deferred before the backup');
+        expect(descriptionIn(reopened.sqlite, 'coder')).toBe('deferred before the close');
+      } finally {
+        backup.close();
+        fs.rmSync(path.dirname(config.backup.dir), { recursive: true, force: true });
+        fs.rmSync(config.dir, { recursive: true, force: true });
+      }
     });
   });
 });

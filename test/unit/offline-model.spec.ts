@@ -3,21 +3,9 @@ import type { AgentBrief, CallContext, StepOutputBrief } from '../../src/modules
 import { LlmError } from '../../src/modules/llm/llm.types';
 import { excerpt, offlinePlan, subjectOf } from '../../src/modules/llm/offline-answers';
 import { OfflineProvider, estimateTokens } from '../../src/modules/llm/offline.provider';
+import { BUILTIN_AGENTS } from '../../src/modules/agents/builtin-agents';
+import { planSchema } from '../helpers/plan-schema';
 
-const planSchema = z.object({
-  steps: z
-    .array(
-      z.object({
-        key: z.string().regex(/^[a-z0-9-]+$/),
-        title: z.string().min(1),
-        agentType: z.string().min(1),
-        instructions: z.string().min(1),
-        dependsOn: z.array(z.string()),
-      }),
-    )
-    .min(1)
-    .max(12),
-});
 type Plan = z.infer<typeof planSchema>;
 
 const safetySchema = z.object({ approved: z.boolean(), notes: z.string().min(1) });
@@ -26,15 +14,7 @@ function agent(type: string, description = ''): AgentBrief {
   return { type, name: type.charAt(0).toUpperCase() + type.slice(1), description };
 }
 
-const CATALOGUE = [
-  'orchestrator',
-  'researcher',
-  'designer',
-  'coder',
-  'writer',
-  'reviewer',
-  'safety',
-].map((type) => agent(type));
+const CATALOGUE = BUILTIN_AGENTS.map((builtin) => agent(builtin.type));
 
 const BAKERY = 'Research, design and build a landing page for a bakery';
 

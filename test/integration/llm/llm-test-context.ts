@@ -15,6 +15,7 @@ import { LlmService } from '../../../src/modules/llm/llm.service';
 import { LlmError } from '../../../src/modules/llm/llm.types';
 import { workflows } from '../../../src/modules/workflows/workflows.table';
 import { testConfig } from '../../helpers/config';
+import { planSchema } from '../../helpers/plan-schema';
 
 /** The reads of LlmCallsRepository the tests use. */
 type CallReads = Pick<
@@ -75,21 +76,7 @@ export async function createLlmTestContext(env: Record<string, string>): Promise
   };
 }
 
-/** The plan shape the orchestrator asks for (ARCHITECTURE §4), as a test schema. */
-export const planSchema = z.object({
-  steps: z
-    .array(
-      z.object({
-        key: z.string().min(1),
-        title: z.string().min(1),
-        agentType: z.string().min(1),
-        instructions: z.string().min(1),
-        dependsOn: z.array(z.string()),
-      }),
-    )
-    .min(1)
-    .max(12),
-});
+export { planSchema };
 
 export const samplePlan: z.infer<typeof planSchema> = {
   steps: [
