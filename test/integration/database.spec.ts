@@ -11,7 +11,7 @@ import {
 } from '../../src/modules/database/connection';
 import Database from 'better-sqlite3';
 import { SQLITE } from '../../src/modules/database/database.tokens';
-import { Transactor } from '../../src/modules/database/transactor';
+import { MAX_GROUP, Transactor } from '../../src/modules/database/transactor';
 import { DatabaseModule } from '../../src/modules/database/database.module';
 import { ShutdownBackup } from '../../src/modules/database/shutdown-backup';
 import { startTestApp } from '../helpers/app';
@@ -44,6 +44,23 @@ describe('database', () => {
     for (const c of open) if (c.sqlite.open) c.sqlite.close();
     for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  /** Holds the write lock of `file` from another thread for `ms`; resolves once it holds it. */
+  async function holdWriteLock(file: string, ms: number): Promise<{ released: Promise<void> }> {
+    const thread = new Worker(
+      `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+       const { parentPort, workerData } = require('node:worker_threads');
+       const db = new Database(workerData.file);
+       db.exec('BEGIN IMMEDIATE');
+       parentPort.postMessage('locked');
+       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
+       db.exec('COMMIT');
+       db.close();`,
+      { eval: true, workerData: { file, ms } },
+    );
+    await once(thread, 'message');
+    return { released: once(thread, 'exit').then(() => undefined) };
+  }
 
   describe('opening', () => {
     it('uses WAL, foreign keys, synchronous NORMAL and a busy timeout', () => {
@@ -203,22 +220,16 @@ describe('database', () => {
       expect(notes()).toEqual(['kept', 'next']);
     });
 
-    /** Holds the write lock of `file` from another thread for `ms`; resolves once it holds it. */
-    async function holdWriteLock(file: string, ms: number): Promise<{ released: Promise<void> }> {
-      const thread = new Worker(
-        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
-         const { parentPort, workerData } = require('node:worker_threads');
-         const db = new Database(workerData.file);
-         db.exec('BEGIN IMMEDIATE');
-         parentPort.postMessage('locked');
-         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
-         db.exec('COMMIT');
-         db.close();`,
-        { eval: true, workerData: { file, ms } },
-      );
-      await once(thread, 'message');
-      return { released: once(thread, 'exit').then(() => undefined) };
-    }
+    it('joins grouped works: written with them, kept if they all fail', async () => {
+      const { tx, insert, notes } = setUp();
+      tx.defer(() => insert.run('model call'));
+      const failing = tx.grouped(() => {
+        insert.run('rolled back');
+        throw new Error('the work failed');
+      });
+      await expect(failing).rejects.toThrow('the work failed');
+      expect(notes()).toEqual(['model call']);
+    });
 
     it('takes the write lock as soon as another process lets go of it', async () => {
       const { c, tx, insert, notes } = setUp();
@@ -281,6 +292,130 @@ describe('database', () => {
         fs.rmSync(path.dirname(config.backup.dir), { recursive: true, force: true });
         fs.rmSync(config.dir, { recursive: true, force: true });
       }
+    });
+  });
+  describe('group commit (Transactor.grouped)', () => {
+    function setUp(env: Record<string, string> = {}) {
+      const c = connect(env);
+      c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+      const insert = c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)');
+      const observer = new Database(c.sqlite.name, { readonly: true });
+      const committed = () => observer.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
+      return { c, tx: new Transactor(c.sqlite, loadConfig(env)), insert, committed, observer };
+    }
+
+    it('commits the works of one turn together, and settles each promise after the commit', async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const seenAtResolve: unknown[] = [];
+      const works = ['a', 'b', 'c'].map((text) =>
+        tx
+          .grouped(() => insert.run(text).lastInsertRowid)
+          .then((id) => {
+            seenAtResolve.push(committed().length);
+            return id;
+          }),
+      );
+      // Nothing runs before the end of the turn.
+      expect(committed()).toEqual([]);
+      expect(await Promise.all(works)).toEqual([1, 2, 3]);
+      expect(committed()).toEqual(['a', 'b', 'c']);
+      // Every caller learns of its work only once all of it is on disk.
+      expect(seenAtResolve).toEqual([3, 3, 3]);
+      observer.close();
+    });
+
+    it('rolls back a failing work alone; the others commit', async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const results = await Promise.allSettled([
+        tx.grouped(() => insert.run('kept')),
+        tx.grouped(() => {
+          insert.run('half-written');
+          throw new Error('this step failed');
+        }),
+        tx.grouped(() => insert.run('kept too')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(results[1]).toMatchObject({ reason: new Error('this step failed') });
+      expect(committed()).toEqual(['kept', 'kept too']);
+      observer.close();
+    });
+
+    it('writes a page that many works touch once, not once per work', async () => {
+      const { c, tx, observer } = setUp();
+      c.sqlite.exec('CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)');
+      c.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      const bump = c.sqlite.prepare('UPDATE counter SET n = n + 1');
+      const walBytes = () => fs.statSync(`${c.sqlite.name}-wal`).size;
+      const frame = 4096 + 24;
+
+      const before = walBytes();
+      await Promise.all(Array.from({ length: 50 }, () => tx.grouped(() => bump.run())));
+      const grouped = walBytes() - before;
+      for (let i = 0; i < 50; i += 1) tx.immediate(() => bump.run());
+      const separate = walBytes() - before - grouped;
+
+      expect(observer.prepare('SELECT n FROM counter').pluck().get()).toBe(100);
+      expect(grouped).toBeLessThanOrEqual(4 * frame);
+      expect(separate).toBeGreaterThanOrEqual(50 * frame);
+      observer.close();
+    });
+
+    it('rejects the whole group when SQLite rolls the transaction back, and keeps deferred records', async () => {
+      const { c, tx, insert, committed, observer } = setUp();
+      tx.defer(() => insert.run('usage row'));
+      const results = await Promise.allSettled([
+        tx.grouped(() => insert.run('ran first')),
+        tx.grouped(() => {
+          // What SQLite does by itself on a full disk or an I/O error.
+          c.sqlite.prepare('ROLLBACK').run();
+          throw new Error('disk I/O error');
+        }),
+        tx.grouped(() => insert.run('never ran')),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(committed()).toEqual([]);
+      await tx.grouped(() => insert.run('next'));
+      expect(committed()).toEqual(['usage row', 'next']);
+      observer.close();
+    });
+
+    it(`splits more than ${MAX_GROUP} works into several commits, all of them written`, async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const count = MAX_GROUP * 2 + 3;
+      await Promise.all(
+        Array.from({ length: count }, (_, i) => tx.grouped(() => insert.run(`n${i}`))),
+      );
+      expect(committed()).toHaveLength(count);
+      observer.close();
+    });
+
+    it('rejects every work of the group when the write lock stays taken, and runs none', async () => {
+      const { c, tx, committed, observer, insert } = setUp({ SQLITE_BUSY_TIMEOUT_MS: '20' });
+      const lock = await holdWriteLock(c.sqlite.name, 300);
+      const results = await Promise.allSettled([
+        tx.grouped(() => insert.run('one')),
+        tx.grouped(() => insert.run('two')),
+      ]);
+      expect(results).toEqual([
+        { status: 'rejected', reason: expect.objectContaining({ code: 'SQLITE_BUSY' }) },
+        { status: 'rejected', reason: expect.objectContaining({ code: 'SQLITE_BUSY' }) },
+      ]);
+      await lock.released;
+      await tx.grouped(() => insert.run('after'));
+      expect(committed()).toEqual(['after']);
+      observer.close();
+    });
+
+    it('runs queued works when flushed (shutdown) and rejects works once the database closed', async () => {
+      const { c, tx, insert, committed, observer } = setUp();
+      const queued = tx.grouped(() => insert.run('flushed at shutdown'));
+      tx.flush();
+      expect(committed()).toEqual(['flushed at shutdown']);
+      await queued;
+      const late = tx.grouped(() => insert.run('too late'));
+      c.sqlite.close();
+      await expect(late).rejects.toThrow('the database is closed');
+      observer.close();
     });
   });
 });

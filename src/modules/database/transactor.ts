@@ -10,38 +10,70 @@ const RETRY_MS = 100;
 /** The first and the longest wait between two attempts to take the write lock. */
 const FIRST_WAIT_MS = 0.05;
 const LONGEST_WAIT_MS = 4;
+/** At most this many grouped works share one commit (bounds how long the write lock is held). */
+export const MAX_GROUP = 256;
 
 type NotAPromise<T> = T extends PromiseLike<unknown> ? never : T;
+
+/** A work waiting for the next group commit, and how to tell its caller how it went. */
+interface GroupedWork {
+  /** Runs the work in a savepoint of the open transaction; throws what the work threw. */
+  execute(): void;
+  /** After the commit: the work's value, or its error. */
+  done(): void;
+  fail(error: unknown): void;
+}
 
 function isBusy(error: unknown): boolean {
   return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
 }
 
+/** SQLite rolled the whole transaction back by itself (disk full, I/O error): nothing of it holds. */
+class TransactionLostError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('SQLite rolled the transaction back');
+  }
+}
+
 /**
- * Runs several repository calls as one write transaction. better-sqlite3 is synchronous, so the
- * callback must be synchronous too (an async callback would commit before its awaits ran; the
- * type forbids it). `BEGIN IMMEDIATE` takes the write lock first, so the work never fails with
+ * Runs repository calls as write transactions. better-sqlite3 is synchronous, so a transaction's
+ * work must be synchronous too (an async callback would commit before its awaits ran; the type
+ * forbids it). `BEGIN IMMEDIATE` takes the write lock first, so the work never fails with
  * SQLITE_BUSY halfway through.
+ *
+ * Three ways in, by what the caller needs:
+ * - `immediate(work)`: its own transaction, committed when the call returns (an accepted request
+ *   is on disk before it is answered).
+ * - `grouped(work)`: group commit. The work waits for the end of the current turn of the event
+ *   loop and runs there with every other work grouped in that turn, each in a savepoint of one
+ *   transaction; the promise settles once that transaction committed (or failed). A commit costs
+ *   more than a step's writes (it writes every page the transaction touched to the WAL, and
+ *   every thousand pages a checkpoint copies them back); concurrent jobs share it. A work that
+ *   throws is rolled back alone and its promise rejects; the others commit. The write lock is
+ *   held only while the works run, not while they wait.
+ * - `defer(write)`: records that need no transaction of their own (a model call's usage row).
+ *   They are written inside the next transaction of this process (grouped works, or an
+ *   `immediate`), else on the next turn of the event loop, and at the latest when the database
+ *   closes.
  *
  * While another process holds the write lock, SQLite's own busy handler sleeps 1, 2, 5, 10 ms…
  * between attempts, far longer than our transactions hold the lock (~0.1 ms): with two workers
  * and the API writing, most of the time went to those sleeps. Taking the lock is retried here
  * instead, after 0.05 ms, then twice as long each time up to 4 ms, within SQLITE_BUSY_TIMEOUT_MS
  * in all; every other statement keeps SQLite's busy timeout.
- *
- * `defer` is for records that need not be a transaction of their own (a model call's usage row):
- * they are written inside the next transaction this process opens, which follows at once on the
- * hot paths (the step that made the call stores its result), or else in their own transaction
- * on the next turn of the event loop, and at the latest when the database closes. A commit
- * costs about 0.1 ms here, more than the row it writes; this saves one per model call.
  */
 @Injectable()
 export class Transactor {
   private pending: (() => void)[] = [];
+  private queued: GroupedWork[] = [];
   private flushScheduled = false;
+  private retryScheduled = false;
   private readonly busyTimeoutMs: number;
   private readonly noBusyWait: Database.Statement;
   private readonly busyWait: Database.Statement;
+  private readonly beginStmt: Database.Statement;
+  private readonly commitStmt: Database.Statement;
+  private readonly rollbackStmt: Database.Statement;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
@@ -53,8 +85,12 @@ export class Transactor {
     this.busyTimeoutMs = config.database.busyTimeoutMs;
     this.noBusyWait = sqlite.prepare('PRAGMA busy_timeout = 0');
     this.busyWait = sqlite.prepare(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
+    this.beginStmt = sqlite.prepare('BEGIN IMMEDIATE');
+    this.commitStmt = sqlite.prepare('COMMIT');
+    this.rollbackStmt = sqlite.prepare('ROLLBACK');
   }
 
+  /** One transaction of its own, committed when this returns (inside another: a savepoint). */
   immediate<T>(work: () => NotAPromise<T>): T {
     if (this.pending.length === 0) return this.run(work);
     const deferred = this.takePending();
@@ -65,10 +101,27 @@ export class Transactor {
       });
     } catch (error) {
       // Nothing of it committed: the deferred writes wait for the next transaction.
-      this.pending = [...deferred, ...this.pending];
-      this.scheduleFlush(RETRY_MS);
+      this.restorePending(deferred);
       throw error;
     }
+  }
+
+  /**
+   * Group commit: runs the work at the end of this turn of the event loop, in one transaction
+   * with the other works grouped meanwhile; resolves with its value once that committed.
+   */
+  grouped<T>(work: () => NotAPromise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let value: T;
+      this.queued.push({
+        execute: () => {
+          value = this.sqlite.transaction(work)();
+        },
+        done: () => resolve(value),
+        fail: reject,
+      });
+      this.scheduleFlush();
+    });
   }
 
   /**
@@ -80,18 +133,56 @@ export class Transactor {
     this.scheduleFlush();
   }
 
-  /** Writes what `defer` queued now, in one transaction of their own. */
+  /**
+   * Writes now what `defer` and `grouped` queued: the deferred records, then the works, up to
+   * MAX_GROUP works a commit. Throws when deferred records alone could not be written; grouped
+   * works report their failures through their promises.
+   */
   flush(): void {
-    if (this.pending.length === 0 || !this.sqlite.open) return;
-    const deferred = this.takePending();
-    try {
-      this.run(() => this.writeDeferred(deferred));
-    } catch (error) {
-      // The write lock stayed taken beyond the busy timeout: try again a little later.
-      this.pending = [...deferred, ...this.pending];
-      this.scheduleFlush(RETRY_MS);
-      throw error;
+    for (;;) {
+      const works = this.queued.splice(0, MAX_GROUP);
+      if (works.length === 0 && this.pending.length === 0) return;
+      if (!this.sqlite.open) {
+        const closed = new Error('the database is closed');
+        for (const w of works) w.fail(closed);
+        if (works.length === 0) return;
+        continue;
+      }
+      const deferred = this.takePending();
+      let failures: Map<GroupedWork, unknown>;
+      try {
+        failures = this.run(() => {
+          this.writeDeferred(deferred);
+          return this.executeAll(works);
+        });
+      } catch (error) {
+        // Nothing of it committed.
+        this.restorePending(deferred);
+        if (works.length === 0) throw error;
+        this.logger?.warn({ err: error, works: works.length }, 'a group commit failed');
+        for (const w of works) w.fail(error);
+        if (this.queued.length > 0) this.scheduleFlush();
+        return;
+      }
+      for (const w of works) {
+        if (failures.has(w)) w.fail(failures.get(w));
+        else w.done();
+      }
     }
+  }
+
+  /** Runs each work in its own savepoint; returns the ones that threw (and were rolled back). */
+  private executeAll(works: readonly GroupedWork[]): Map<GroupedWork, unknown> {
+    const failures = new Map<GroupedWork, unknown>();
+    for (const work of works) {
+      try {
+        work.execute();
+      } catch (error) {
+        if (!this.sqlite.inTransaction) throw new TransactionLostError(error);
+        failures.set(work, error);
+      }
+    }
+    return failures;
   }
 
   private writeDeferred(deferred: readonly (() => void)[]): void {
@@ -99,41 +190,47 @@ export class Transactor {
       try {
         this.sqlite.transaction(write)();
       } catch (error) {
+        if (!this.sqlite.inTransaction) throw new TransactionLostError(error);
         this.logger?.error({ err: error }, 'a deferred write failed and was dropped');
-      }
-      // SQLite rolls the whole transaction back by itself on some errors (disk full, I/O): the
-      // rest must not run statement by statement outside it.
-      if (!this.sqlite.inTransaction) {
-        throw new Error('SQLite rolled the transaction back while writing deferred records');
       }
     }
   }
 
-  /** BEGIN IMMEDIATE with short retries while another process writes (see the class comment). */
+  /** `work` in one write transaction (inside another: a savepoint, as better-sqlite3 nests them). */
   private run<T>(work: () => T): T {
-    // Inside another transaction: a savepoint, as better-sqlite3 nests them.
     if (this.sqlite.inTransaction) return this.sqlite.transaction(work)();
-    let began = false;
-    const transaction = this.sqlite.transaction(() => {
-      began = true;
-      this.busyWait.get();
-      return work();
-    });
+    this.begin();
+    let value: T;
+    try {
+      value = work();
+      this.commitStmt.run();
+    } catch (error) {
+      if (this.sqlite.inTransaction) this.rollbackStmt.run();
+      throw error instanceof TransactionLostError ? error.cause : error;
+    }
+    return value;
+  }
+
+  /** BEGIN IMMEDIATE with short retries while another process writes (see the class comment). */
+  private begin(): void {
     const started = performance.now();
     let waitMs = FIRST_WAIT_MS;
-    for (;;) {
-      this.noBusyWait.get();
-      try {
-        return transaction.immediate();
-      } catch (error) {
-        if (began) throw error;
-        this.busyWait.get();
-        if (!isBusy(error) || performance.now() - started + waitMs > this.busyTimeoutMs) {
-          throw error;
+    this.noBusyWait.get();
+    try {
+      for (;;) {
+        try {
+          this.beginStmt.run();
+          return;
+        } catch (error) {
+          if (!isBusy(error) || performance.now() - started + waitMs > this.busyTimeoutMs) {
+            throw error;
+          }
+          Atomics.wait(this.sleeper, 0, 0, waitMs);
+          waitMs = Math.min(waitMs * 2, LONGEST_WAIT_MS);
         }
-        Atomics.wait(this.sleeper, 0, 0, waitMs);
-        waitMs = Math.min(waitMs * 2, LONGEST_WAIT_MS);
       }
+    } finally {
+      this.busyWait.get();
     }
   }
 
@@ -143,18 +240,38 @@ export class Transactor {
     return deferred;
   }
 
-  private scheduleFlush(delayMs = 0): void {
+  /** Deferred records whose transaction did not commit wait for the next one. */
+  private restorePending(deferred: readonly (() => void)[]): void {
+    if (deferred.length === 0) return;
+    this.pending = [...deferred, ...this.pending];
+    this.scheduleRetry();
+  }
+
+  /** A flush at the end of this turn of the event loop (once, however often it is asked for). */
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const run = () => {
+    setImmediate(() => {
       this.flushScheduled = false;
-      try {
-        this.flush();
-      } catch (error) {
-        this.logger?.warn({ err: error }, 'deferred records not written yet; trying again');
-      }
-    };
-    if (delayMs === 0) setImmediate(run);
-    else setTimeout(run, delayMs).unref();
+      this.flushLogged();
+    });
+  }
+
+  /** Another flush a little later, after a transaction that could not write deferred records. */
+  private scheduleRetry(): void {
+    if (this.retryScheduled) return;
+    this.retryScheduled = true;
+    setTimeout(() => {
+      this.retryScheduled = false;
+      this.flushLogged();
+    }, RETRY_MS).unref();
+  }
+
+  private flushLogged(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'deferred records not written yet; trying again');
+    }
   }
 }

@@ -82,7 +82,7 @@ export class WorkflowEngine {
     const workflow = this.workflows.findById(workflowId);
     if (workflow === undefined) return;
     if (workflow.status === 'pending') {
-      const moved = this.tx.immediate(() => {
+      const moved = await this.tx.grouped(() => {
         const now = nowIso();
         if (!this.workflows.transition(workflowId, 'planning', {}, now, ['pending'])) return false;
         this.event(workflowId, 'workflow.planning', 'The orchestrator is planning the steps', now);
@@ -145,7 +145,7 @@ export class WorkflowEngine {
         );
         const validation = validatePlan(response.object, allowed);
         if (validation.ok) {
-          this.storePlan(workflow, validation.plan);
+          await this.storePlan(workflow, validation.plan);
           return;
         }
         previousErrors = validation.errors;
@@ -166,9 +166,9 @@ export class WorkflowEngine {
     }
   }
 
-  private storePlan(workflow: WorkflowRow, plan: Plan): void {
+  private async storePlan(workflow: WorkflowRow, plan: Plan): Promise<void> {
     const approval = workflow.requireApproval;
-    const queued = this.tx.immediate(() => {
+    const queued = await this.tx.grouped(() => {
       const now = nowIso();
       const moved = this.workflows.transition(
         workflow.id,
@@ -289,7 +289,7 @@ export class WorkflowEngine {
     }
     // Outside the try: a database error here is not the model's failure; it propagates, the
     // queue delivers the job again and the still-running task is claimed by a new run.
-    this.completeTask(run, output);
+    await this.completeTask(run, output);
   }
 
   /**
@@ -317,9 +317,9 @@ export class WorkflowEngine {
     return claimed;
   }
 
-  private completeTask(run: StepRun, output: string): void {
+  private async completeTask(run: StepRun, output: string): Promise<void> {
     const { workflowId, task, runId } = run;
-    const outcome = this.tx.immediate(() => {
+    const outcome = await this.tx.grouped(() => {
       if (!run.claimed && !this.claim(run)) return undefined;
       const now = nowIso();
       if (!this.tasks.complete(task.id, runId, output, now)) return undefined;
@@ -473,7 +473,7 @@ export class WorkflowEngine {
         },
         controller.signal,
       );
-      this.tx.immediate(() => {
+      await this.tx.grouped(() => {
         const now = nowIso();
         const result = {
           summary: summary.text,
