@@ -74,6 +74,9 @@ export class Transactor {
   private readonly beginStmt: Database.Statement;
   private readonly commitStmt: Database.Statement;
   private readonly rollbackStmt: Database.Statement;
+  private readonly savepointStmt: Database.Statement;
+  private readonly releaseStmt: Database.Statement;
+  private readonly rollbackToStmt: Database.Statement;
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
@@ -88,6 +91,9 @@ export class Transactor {
     this.beginStmt = sqlite.prepare('BEGIN IMMEDIATE');
     this.commitStmt = sqlite.prepare('COMMIT');
     this.rollbackStmt = sqlite.prepare('ROLLBACK');
+    this.savepointStmt = sqlite.prepare('SAVEPOINT broski');
+    this.releaseStmt = sqlite.prepare('RELEASE broski');
+    this.rollbackToStmt = sqlite.prepare('ROLLBACK TO broski');
   }
 
   /** One transaction of its own, committed when this returns (inside another: a savepoint). */
@@ -115,7 +121,7 @@ export class Transactor {
       let value: T;
       this.queued.push({
         execute: () => {
-          value = this.sqlite.transaction(work)();
+          value = this.savepoint(work);
         },
         done: () => resolve(value),
         fail: reject,
@@ -188,7 +194,7 @@ export class Transactor {
   private writeDeferred(deferred: readonly (() => void)[]): void {
     for (const write of deferred) {
       try {
-        this.sqlite.transaction(write)();
+        this.savepoint(write);
       } catch (error) {
         if (!this.sqlite.inTransaction) throw new TransactionLostError(error);
         this.logger?.error({ err: error }, 'a deferred write failed and was dropped');
@@ -196,9 +202,9 @@ export class Transactor {
     }
   }
 
-  /** `work` in one write transaction (inside another: a savepoint, as better-sqlite3 nests them). */
+  /** `work` in one write transaction (inside another: a savepoint). */
   private run<T>(work: () => T): T {
-    if (this.sqlite.inTransaction) return this.sqlite.transaction(work)();
+    if (this.sqlite.inTransaction) return this.savepoint(work);
     this.begin();
     let value: T;
     try {
@@ -208,6 +214,26 @@ export class Transactor {
       if (this.sqlite.inTransaction) this.rollbackStmt.run();
       throw error instanceof TransactionLostError ? error.cause : error;
     }
+    return value;
+  }
+
+  /**
+   * `work` in a savepoint of the open transaction: rolled back alone when it throws (unless SQLite
+   * rolled the whole transaction back, which the caller checks). Savepoints of one name nest.
+   */
+  private savepoint<T>(work: () => T): T {
+    this.savepointStmt.run();
+    let value: T;
+    try {
+      value = work();
+    } catch (error) {
+      if (this.sqlite.inTransaction) {
+        this.rollbackToStmt.run();
+        this.releaseStmt.run();
+      }
+      throw error;
+    }
+    this.releaseStmt.run();
     return value;
   }
 

@@ -94,9 +94,24 @@ export class LlmService {
   async generate<T>(request: LlmRequest<T>): Promise<LlmResponse<T>> {
     const started = performance.now();
     const elapsed = () => Math.max(0, Math.round(performance.now() - started));
-    const timeout = AbortSignal.timeout(this.config.llm.timeoutMs);
-    const signal =
-      request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
+    // One controller for the caller's signal and LLM_TIMEOUT_MS, released when the call ends
+    // (AbortSignal.timeout would keep a timer and a signal alive until the timeout, per call).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException('The model call timed out', 'TimeoutError'));
+    }, this.config.llm.timeoutMs);
+    const callerSignal = request.signal;
+    const onCallerAbort = () => {
+      // AbortSignal.reason is typed `any` by the DOM typings.
+      // type-coverage:ignore-next-line
+      const reason: unknown = callerSignal?.reason;
+      controller.abort(reason);
+    };
+    if (callerSignal?.aborted === true) onCallerAbort();
+    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = controller.signal;
     let ref: ModelRef | undefined;
     try {
       ref = parseModelName(request.model);
@@ -139,7 +154,7 @@ export class LlmService {
       );
       return { ...result, provider: ref.provider, model: ref.model, latencyMs };
     } catch (caught) {
-      const error = await this.failure(caught, ref, request.signal, timeout);
+      const error = await this.failure(caught, ref, callerSignal, timedOut);
       const latencyMs = elapsed();
       // An AI SDK error (the only kind that carries usage) exists only once the SDK is loaded.
       const usage = this.sdkErrors?.usageOf(caught) ?? { inputTokens: 0, outputTokens: 0 };
@@ -159,6 +174,9 @@ export class LlmService {
       if (error.code === 'aborted') this.logger.debug(fields, 'model call aborted');
       else this.logger.warn(fields, 'model call failed');
       throw error;
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
     }
   }
 
@@ -222,7 +240,7 @@ export class LlmService {
     caught: unknown,
     ref: ModelRef | undefined,
     callerSignal: AbortSignal | undefined,
-    timeout: AbortSignal,
+    timedOut: boolean,
   ): Promise<LlmError> {
     const who = ref === undefined ? 'model' : this.label(ref.provider);
     const name = ref === undefined ? '' : ` (${ref.provider}:${ref.model})`;
@@ -231,7 +249,7 @@ export class LlmService {
         cause: caught,
       });
     }
-    if (timeout.aborted) {
+    if (timedOut) {
       return new LlmError(
         'timeout',
         `The ${who}${name} did not answer within ${this.config.llm.timeoutMs} ms (LLM_TIMEOUT_MS).`,

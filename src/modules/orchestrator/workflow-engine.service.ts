@@ -215,7 +215,7 @@ export class WorkflowEngine {
   async runTask(taskId: string, context: JobContext): Promise<JobOutcome> {
     const task = this.tasks.findById(taskId);
     if (task === undefined || (task.status !== 'queued' && task.status !== 'running')) return;
-    const workflow = this.workflows.findById(task.workflowId);
+    const workflow = this.workflows.findBrief(task.workflowId);
     if (workflow === undefined || workflow.status !== 'running') return;
 
     const run: StepRun = {
@@ -659,7 +659,7 @@ export class WorkflowEngine {
     controller: AbortController,
   ): NodeJS.Timeout {
     const timer = setInterval(() => {
-      const current = this.safeRead(() => this.workflows.findById(workflowId));
+      const current = this.safeRead(() => this.workflows.findBrief(workflowId));
       if (current === null) return;
       if (current === undefined || !statuses.includes(current.status)) {
         controller.abort(new RunAbortedError('cancelled'));

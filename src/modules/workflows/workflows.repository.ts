@@ -13,6 +13,8 @@ export type WorkflowPatch = Partial<
   Pick<NewWorkflowRow, 'plan' | 'result' | 'error' | 'startedAt' | 'finishedAt'>
 >;
 
+export type WorkflowBrief = Pick<WorkflowRow, 'id' | 'status' | 'userRequest'>;
+
 const PATCH_FIELDS = ['plan', 'result', 'error', 'startedAt', 'finishedAt'] as const;
 type PatchField = (typeof PATCH_FIELDS)[number];
 
@@ -43,6 +45,7 @@ type TransitionStatement = ReturnType<typeof prepareTransition>;
 export class WorkflowsRepository {
   private readonly transitions = new Map<string, TransitionStatement>();
   private readonly byId;
+  private readonly briefById;
   private readonly byIdempotencyKey;
   private readonly eventsAfter;
   private readonly insertEventStmt;
@@ -51,6 +54,11 @@ export class WorkflowsRepository {
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.byId = db
       .select()
+      .from(workflows)
+      .where(eq(workflows.id, sql.placeholder('id')))
+      .prepare();
+    this.briefById = db
+      .select({ id: workflows.id, status: workflows.status, userRequest: workflows.userRequest })
       .from(workflows)
       .where(eq(workflows.id, sql.placeholder('id')))
       .prepare();
@@ -108,6 +116,11 @@ export class WorkflowsRepository {
 
   findById(id: string): WorkflowRow | undefined {
     return this.byId.get({ id });
+  }
+
+  /** Status and request only (a step needs no more, and the plan and result are large JSON). */
+  findBrief(id: string): WorkflowBrief | undefined {
+    return this.briefById.get({ id });
   }
 
   findByIdempotencyKey(key: string): WorkflowRow | undefined {
