@@ -399,20 +399,38 @@ const PALETTES = [
 ] as const;
 
 /** The substance of an output: without a leading title, and without our own brief lines. */
-function substance(output: string): string {
-  const lines = output.split('\n');
-  const body = lines.filter(
-    (line, index) =>
-      !(index === 0 && /^#{1,6}\s/.test(line)) && !/^(_Request:_|\*\*Brief:\*\*)/.test(line),
-  );
-  return body.join('\n').trim() || output;
+/**
+ * What an earlier step said, without its heading and brief lines. Step outputs run to kilobytes
+ * and only their excerpt of `max` characters is used: lines are read until the excerpt can no
+ * longer change (see excerpt()).
+ */
+function substance(output: string, max: number): string {
+  const kept: string[] = [];
+  let length = 0;
+  let start = 0;
+  for (let index = 0; start <= output.length; index += 1) {
+    const end = output.indexOf('\n', start);
+    const line = output.slice(start, end === -1 ? undefined : end);
+    start = end === -1 ? output.length + 1 : end + 1;
+    if (index === 0 && /^#{1,6}\s/.test(line)) continue;
+    if (/^(_Request:_|\*\*Brief:\*\*)/.test(line)) continue;
+    kept.push(line);
+    length += line.length + 1;
+    if (length > max * 4 && excerptIsSettled(kept.join('\n').trim(), max)) break;
+  }
+  return kept.join('\n').trim() || output;
+}
+
+/** Whether excerpt(text + anything, max) is excerpt(text, max): it reads only the head then. */
+function excerptIsSettled(text: string, max: number): boolean {
+  return text.length > max * 4 && flatten(text.slice(0, max * 4)).length > max;
 }
 
 function dependencySection(dependencies: StepOutputBrief[]): string {
   if (dependencies.length === 0) return '';
   const lines = dependencies.map(
     (d) =>
-      `- **${d.title}** (${d.agentType}, step \`${d.key}\`): "${excerpt(substance(d.output))}"`,
+      `- **${d.title}** (${d.agentType}, step \`${d.key}\`): "${excerpt(substance(d.output, 160))}"`,
   );
   return `### Building on\n\n${lines.join('\n')}\n\n`;
 }
@@ -660,7 +678,8 @@ export function offlineSafety(
 /** A readable summary naming each step, its agent and the safety verdict. */
 export function offlineSummary(context: Extract<CallContext, { purpose: 'summary' }>): string {
   const steps = context.outputs.map(
-    (o, i) => `${i + 1}. **${o.title}** (${o.agentType}): ${excerpt(substance(o.output), 140)}`,
+    (o, i) =>
+      `${i + 1}. **${o.title}** (${o.agentType}): ${excerpt(substance(o.output, 140), 140)}`,
   );
   const verdict = context.safety.approved ? 'approved' : 'not approved';
   return [

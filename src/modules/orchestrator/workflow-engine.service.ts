@@ -422,8 +422,7 @@ export class WorkflowEngine {
   private dependencyOutputs(workflowId: string, task: TaskRow): StepOutputBrief[] {
     if (task.dependsOn.length === 0) return [];
     return this.tasks
-      .listByWorkflow(workflowId)
-      .filter((t) => task.dependsOn.includes(t.key))
+      .listOutputs(workflowId, task.dependsOn)
       .map((t) => ({ key: t.key, title: t.title, agentType: t.agentType, output: t.output ?? '' }));
   }
 

@@ -41,6 +41,9 @@ export type TaskState = Pick<
   'id' | 'key' | 'title' | 'agentType' | 'status' | 'dependsOn'
 >;
 
+/** A step's result as the steps after it see it. */
+export type TaskOutput = Pick<TaskRow, 'key' | 'title' | 'agentType' | 'output'>;
+
 /** The columns a planned task is inserted with; the rest take their defaults. */
 export type NewPlannedTask = Pick<
   NewTaskRow,
@@ -61,6 +64,7 @@ export class TasksRepository {
   private readonly byId;
   private readonly byWorkflow;
   private readonly statesByWorkflow;
+  private readonly outputsByKeys;
   private readonly claimStmt;
   private readonly completeStmt;
   private readonly insertStmt;
@@ -89,6 +93,22 @@ export class TasksRepository {
       })
       .from(tasks)
       .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
+      .orderBy(asc(tasks.position))
+      .prepare();
+    this.outputsByKeys = db
+      .select({
+        key: tasks.key,
+        title: tasks.title,
+        agentType: tasks.agentType,
+        output: tasks.output,
+      })
+      .from(tasks)
+      .where(
+        and(
+          eq(tasks.workflowId, sql.placeholder('workflowId')),
+          sql`${tasks.key} in (select value from json_each(${sql.placeholder('keys')}))`,
+        ),
+      )
       .orderBy(asc(tasks.position))
       .prepare();
     this.claimStmt = db
@@ -146,6 +166,11 @@ export class TasksRepository {
   /** The workflow's tasks in plan order, without their texts (cheaper on every step). */
   listStatesByWorkflow(workflowId: string): TaskState[] {
     return this.statesByWorkflow.all({ workflowId });
+  }
+
+  /** The outputs of the given steps of a workflow (what a step builds on), in plan order. */
+  listOutputs(workflowId: string, keys: readonly string[]): TaskOutput[] {
+    return this.outputsByKeys.all({ workflowId, keys: JSON.stringify(keys) });
   }
 
   listByAgentType(options: {
