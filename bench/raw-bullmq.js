@@ -3,9 +3,11 @@
 // adds no-op jobs one by one (each add awaited) and a Worker that processes them, with the same
 // concurrency and retention options as the product's driver. Prints one JSON line.
 //
-//   REDIS_URL=... PREFIX=... COUNT=... CONCURRENCY=... MODE=throughput|chain node bench/raw-bullmq.js
+//   REDIS_URL=... PREFIX=... COUNT=... CONCURRENCY=... MODE=throughput|chain [WARMUP=n] node bench/raw-bullmq.js
 //
 // throughput: COUNT jobs added one by one; jobs/s from the first add to the last completion.
+// WARMUP: that many no-op jobs run the same way first, in the same process, so that what is
+// measured runs warm (JIT-compiled, scripts loaded), as the product's processes do.
 // chain: each job adds the next one when it is done; hand-off = the next job's start minus the
 // moment the previous job added it (BullMQ's own pick-up latency).
 
@@ -21,6 +23,7 @@ const prefix = process.env.PREFIX ?? 'bench-raw';
 const count = Number(process.env.COUNT ?? 1000);
 const concurrency = Number(process.env.CONCURRENCY ?? 4);
 const mode = process.env.MODE ?? 'throughput';
+const warmup = Number(process.env.WARMUP ?? 0);
 const name = `raw-${mode}-${process.pid}`;
 const jobOptions = {
   attempts: 5,
@@ -32,13 +35,14 @@ const jobOptions = {
 async function main() {
   const queue = new Queue(name, { connection, prefix });
   let completed = 0;
+  let target = count;
   let finish;
-  const allDone = new Promise((resolve) => (finish = resolve));
+  let allDone = new Promise((resolve) => (finish = resolve));
   const handoffs = [];
   const worker = new Worker(
     name,
     async (job) => {
-      if (mode === 'chain') {
+      if (mode === 'chain' && job.data.warm !== true) {
         handoffs.push(performance.now() - job.data.at);
         if (job.data.n + 1 < count) {
           await queue.add(
@@ -56,13 +60,23 @@ async function main() {
   );
   worker.on('completed', () => {
     completed += 1;
-    if (completed === count) finish();
+    if (completed === target) finish();
   });
   await worker.waitUntilReady();
   const timeout = setTimeout(() => {
     process.stderr.write(`raw bullmq: only ${completed}/${count} jobs completed in time\n`);
     process.exit(1);
   }, 120_000);
+  if (warmup > 0) {
+    target = warmup;
+    for (let i = 0; i < warmup; i += 1) {
+      await queue.add('noop', { n: i, warm: true }, { ...jobOptions, jobId: `w-${i}` });
+    }
+    await allDone;
+    completed = 0;
+    target = count;
+    allDone = new Promise((resolve) => (finish = resolve));
+  }
   const started = performance.now();
   if (mode === 'chain') {
     await queue.add('noop', { n: 0, at: performance.now() }, { ...jobOptions, jobId: 'j-0' });
