@@ -372,20 +372,74 @@ describe('database', () => {
         }),
         tx.grouped(() => insert.run('never ran')),
       ]);
-      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(results).toEqual(
+        Array.from({ length: 3 }, () => ({
+          status: 'rejected',
+          reason: new Error('disk I/O error'),
+        })),
+      );
       expect(committed()).toEqual([]);
       await tx.grouped(() => insert.run('next'));
       expect(committed()).toEqual(['usage row', 'next']);
       observer.close();
     });
 
-    it(`splits more than ${MAX_GROUP} works into several commits, all of them written`, async () => {
+    it(`commits at most ${MAX_GROUP} works together; the rest in the next commits`, async () => {
       const { tx, insert, committed, observer } = setUp();
       const count = MAX_GROUP * 2 + 3;
+      const seenByFirstOfSecondGroup: number[] = [];
       await Promise.all(
-        Array.from({ length: count }, (_, i) => tx.grouped(() => insert.run(`n${i}`))),
+        Array.from({ length: count }, (_, i) =>
+          tx.grouped(() => {
+            if (i === MAX_GROUP) seenByFirstOfSecondGroup.push(committed().length);
+            insert.run(`n${i}`);
+          }),
+        ),
       );
+      expect(seenByFirstOfSecondGroup).toEqual([MAX_GROUP]);
       expect(committed()).toHaveLength(count);
+      observer.close();
+    });
+
+    it('rejects every work when the commit itself fails, and writes none of them', async () => {
+      const { c, tx, committed, observer, insert } = setUp();
+      // A deferred foreign key is only checked at COMMIT.
+      c.sqlite.exec(`CREATE TABLE parents (id INTEGER PRIMARY KEY);
+        CREATE TABLE children (parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);
+      const results = await Promise.allSettled([
+        tx.grouped(() => insert.run('fine on its own')),
+        tx.grouped(() => c.sqlite.prepare('INSERT INTO children VALUES (42)').run()),
+      ]);
+      expect(results).toEqual([
+        {
+          status: 'rejected',
+          reason: expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }),
+        },
+        {
+          status: 'rejected',
+          reason: expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }),
+        },
+      ]);
+      expect(committed()).toEqual([]);
+      expect(c.sqlite.inTransaction).toBe(false);
+      await tx.grouped(() => insert.run('next'));
+      expect(committed()).toEqual(['next']);
+      observer.close();
+    });
+
+    it('nests an immediate() called inside a work (a step claiming its task) in that work', async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const failed = tx.grouped(() => {
+        // A usage row deferred inside the work must not be written in its rolled-back savepoint.
+        tx.defer(() => insert.run('usage row'));
+        tx.immediate(() => insert.run('claimed'));
+        throw new Error('the step could not be stored');
+      });
+      await expect(failed).rejects.toThrow('the step could not be stored');
+      // The claim went with the work; the usage row was kept and written on its own.
+      expect(committed()).toEqual(['usage row']);
+      await tx.grouped(() => tx.immediate(() => insert.run('claimed and stored')));
+      expect(committed()).toEqual(['usage row', 'claimed and stored']);
       observer.close();
     });
 
@@ -403,6 +457,17 @@ describe('database', () => {
       await lock.released;
       await tx.grouped(() => insert.run('after'));
       expect(committed()).toEqual(['after']);
+      observer.close();
+    });
+
+    it('refuses to flush from inside a transaction (the group would not be committed there)', async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const queued = tx.grouped(() => insert.run('queued'));
+      expect(() => tx.immediate(() => tx.flush())).toThrow(
+        'flush() was called inside a transaction',
+      );
+      await queued;
+      expect(committed()).toEqual(['queued']);
       observer.close();
     });
 

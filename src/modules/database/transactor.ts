@@ -98,6 +98,9 @@ export class Transactor {
 
   /** One transaction of its own, committed when this returns (inside another: a savepoint). */
   immediate<T>(work: () => NotAPromise<T>): T {
+    // Inside another transaction (a grouped work claiming its task): part of it. Deferred records
+    // wait for a transaction whose failure this one can report.
+    if (this.sqlite.inTransaction) return this.savepoint(work);
     if (this.pending.length === 0) return this.run(work);
     const deferred = this.takePending();
     try {
@@ -145,6 +148,8 @@ export class Transactor {
    * works report their failures through their promises.
    */
   flush(): void {
+    // Inside a transaction the group would be a savepoint of it, settled before its commit.
+    if (this.sqlite.inTransaction) throw new Error('flush() was called inside a transaction');
     for (;;) {
       const works = this.queued.splice(0, MAX_GROUP);
       if (works.length === 0 && this.pending.length === 0) return;

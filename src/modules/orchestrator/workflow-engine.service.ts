@@ -19,7 +19,7 @@ import { JobQueue } from '../queue/job-queue';
 import { TasksRepository, type TaskState } from '../tasks/tasks.repository';
 import type { TaskRow } from '../tasks/tasks.table';
 import type { EventType } from '../workflows/workflow-event-types';
-import type { ErrorBody, Plan } from '../workflows/workflow.types';
+import type { ErrorBody, Plan, WorkflowResult } from '../workflows/workflow.types';
 import { WorkflowsRepository } from '../workflows/workflows.repository';
 import type { WorkflowRow } from '../workflows/workflows.table';
 import {
@@ -117,6 +117,7 @@ export class WorkflowEngine {
     const key = `plan:${workflowId}:${newId()}`;
     const controller = this.calls.start(key, workflowId, context.shutdownSignal);
     const watch = this.watchWorkflow(workflowId, ['planning'], controller);
+    let plan: Plan | undefined;
     try {
       let previousErrors: string[] | undefined;
       for (let round = 0; round <= PLAN_REPAIR_ATTEMPTS; round += 1) {
@@ -145,8 +146,8 @@ export class WorkflowEngine {
         );
         const validation = validatePlan(response.object, allowed);
         if (validation.ok) {
-          await this.storePlan(workflow, validation.plan);
-          return;
+          plan = validation.plan;
+          break;
         }
         previousErrors = validation.errors;
         this.logger.warn(
@@ -154,16 +155,21 @@ export class WorkflowEngine {
           'the model proposed an invalid plan',
         );
       }
-      this.failWorkflow(workflowId, {
-        code: 'invalid_plan',
-        message: `The orchestrator could not produce a valid plan after ${PLAN_REPAIR_ATTEMPTS + 1} attempts: ${(previousErrors ?? []).join('; ')}`,
-      });
+      if (plan === undefined) {
+        this.failWorkflow(workflowId, {
+          code: 'invalid_plan',
+          message: `The orchestrator could not produce a valid plan after ${PLAN_REPAIR_ATTEMPTS + 1} attempts: ${(previousErrors ?? []).join('; ')}`,
+        });
+        return;
+      }
     } catch (error) {
       return this.onOrchestrationError(workflowId, error, controller.signal, 'planning');
     } finally {
       clearInterval(watch);
       this.calls.finish(key);
     }
+    // Outside the try: a database error is not the model's failure; the job is delivered again.
+    await this.storePlan(workflow, plan);
   }
 
   private async storePlan(workflow: WorkflowRow, plan: Plan): Promise<void> {
@@ -443,6 +449,7 @@ export class WorkflowEngine {
     const key = `finalize:${workflowId}:${newId()}`;
     const controller = this.calls.start(key, workflowId, context.shutdownSignal);
     const watch = this.watchWorkflow(workflowId, ['running'], controller);
+    let answers: { safety: WorkflowResult['safety']; summary: string };
     try {
       const safetyAgent = this.agents.getRow('safety');
       const safetyResponse = await this.callWithRetries(
@@ -472,37 +479,40 @@ export class WorkflowEngine {
         },
         controller.signal,
       );
-      await this.tx.grouped(() => {
-        const now = nowIso();
-        const result = {
-          summary: summary.text,
-          safety,
-          outputs: Object.fromEntries(outputs.map((o) => [o.key, o.output])),
-        };
-        if (
-          !this.workflows.transition(workflowId, 'completed', { result, finishedAt: now }, now, [
-            'running',
-          ])
-        ) {
-          return;
-        }
-        this.event(
-          workflowId,
-          'workflow.completed',
-          safety.approved
-            ? 'Completed; the safety review approved the result'
-            : 'Completed; the safety review did NOT approve the result',
-          now,
-          { safetyApproved: safety.approved },
-        );
-      });
-      this.signals.notify(workflowId);
+      answers = { safety, summary: summary.text };
     } catch (error) {
       return this.onOrchestrationError(workflowId, error, controller.signal, 'finalizing');
     } finally {
       clearInterval(watch);
       this.calls.finish(key);
     }
+    // Outside the try: a database error is not the model's failure; the job is delivered again.
+    const { safety, summary } = answers;
+    await this.tx.grouped(() => {
+      const now = nowIso();
+      const result = {
+        summary,
+        safety,
+        outputs: Object.fromEntries(outputs.map((o) => [o.key, o.output])),
+      };
+      if (
+        !this.workflows.transition(workflowId, 'completed', { result, finishedAt: now }, now, [
+          'running',
+        ])
+      ) {
+        return;
+      }
+      this.event(
+        workflowId,
+        'workflow.completed',
+        safety.approved
+          ? 'Completed; the safety review approved the result'
+          : 'Completed; the safety review did NOT approve the result',
+        now,
+        { safetyApproved: safety.approved },
+      );
+    });
+    this.signals.notify(workflowId);
   }
 
   // ---------------------------------------------------------------- shared
