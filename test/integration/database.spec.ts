@@ -220,7 +220,7 @@ describe('database', () => {
       expect(notes()).toEqual(['kept', 'next']);
     });
 
-    it('joins grouped works: written with them, kept if they all fail', async () => {
+    it('is kept when the grouped works it was written with all fail', async () => {
       const { tx, insert, notes } = setUp();
       tx.defer(() => insert.run('model call'));
       const failing = tx.grouped(() => {

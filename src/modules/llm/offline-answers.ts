@@ -398,16 +398,16 @@ const PALETTES = [
   ],
 ] as const;
 
-/** The substance of an output: without a leading title, and without our own brief lines. */
 /**
- * What an earlier step said, without its heading and brief lines. Step outputs run to kilobytes
- * and only their excerpt of `max` characters is used: lines are read until the excerpt can no
- * longer change (see excerpt()).
+ * The excerpt of what an earlier step said, without its heading and brief lines. Step outputs
+ * run to kilobytes and excerpt() reads only the first 4 × max characters once the text is longer
+ * (and they flatten to more than max): lines are read until that head is known.
  */
-function substance(output: string, max: number): string {
+function substanceExcerpt(output: string, max: number): string {
   const kept: string[] = [];
   let length = 0;
   let start = 0;
+  let headKnown = false;
   for (let index = 0; start <= output.length; index += 1) {
     const end = output.indexOf('\n', start);
     const line = output.slice(start, end === -1 ? undefined : end);
@@ -416,21 +416,23 @@ function substance(output: string, max: number): string {
     if (/^(_Request:_|\*\*Brief:\*\*)/.test(line)) continue;
     kept.push(line);
     length += line.length + 1;
-    if (length > max * 4 && excerptIsSettled(kept.join('\n').trim(), max)) break;
+    if (!headKnown && length > max * 4) {
+      const text = kept.join('\n').trim();
+      if (text.length > max * 4) {
+        // The head no longer changes; if it flattens too short, excerpt() needs the whole text.
+        headKnown = true;
+        if (flatten(text.slice(0, max * 4)).length > max) break;
+      }
+    }
   }
-  return kept.join('\n').trim() || output;
-}
-
-/** Whether excerpt(text + anything, max) is excerpt(text, max): it reads only the head then. */
-function excerptIsSettled(text: string, max: number): boolean {
-  return text.length > max * 4 && flatten(text.slice(0, max * 4)).length > max;
+  return excerpt(kept.join('\n').trim() || output, max);
 }
 
 function dependencySection(dependencies: StepOutputBrief[]): string {
   if (dependencies.length === 0) return '';
   const lines = dependencies.map(
     (d) =>
-      `- **${d.title}** (${d.agentType}, step \`${d.key}\`): "${excerpt(substance(d.output, 160))}"`,
+      `- **${d.title}** (${d.agentType}, step \`${d.key}\`): "${substanceExcerpt(d.output, 160)}"`,
   );
   return `### Building on\n\n${lines.join('\n')}\n\n`;
 }
@@ -678,8 +680,7 @@ export function offlineSafety(
 /** A readable summary naming each step, its agent and the safety verdict. */
 export function offlineSummary(context: Extract<CallContext, { purpose: 'summary' }>): string {
   const steps = context.outputs.map(
-    (o, i) =>
-      `${i + 1}. **${o.title}** (${o.agentType}): ${excerpt(substance(o.output, 140), 140)}`,
+    (o, i) => `${i + 1}. **${o.title}** (${o.agentType}): ${substanceExcerpt(o.output, 140)}`,
   );
   const verdict = context.safety.approved ? 'approved' : 'not approved';
   return [
