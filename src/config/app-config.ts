@@ -21,6 +21,11 @@ export interface AppConfig {
     redisUrl: string | undefined;
     runWorkers: boolean;
     concurrency: number;
+    /**
+     * How many newly ready steps (and a workflow's final review) a job may run itself after its
+     * own work, instead of handing each to the queue; 0: every step is a job of its own.
+     */
+    chainSteps: number;
     queues: Array<'workflows' | 'tasks'>;
     shutdownGraceMs: number;
     reconcileIntervalMs: number;
@@ -102,6 +107,7 @@ function toAppConfig(env: Env): AppConfig {
       redisUrl: env.REDIS_URL,
       runWorkers: env.RUN_WORKERS,
       concurrency: env.WORKER_CONCURRENCY,
+      chainSteps: env.JOB_CHAIN_STEPS,
       queues: env.WORKER_QUEUES,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,

@@ -51,6 +51,7 @@ export const envSchema = z.object({
   QUEUE_DRIVER: z.enum(['auto', 'inline', 'bullmq']).default('auto'),
   RUN_WORKERS: flag(true),
   WORKER_CONCURRENCY: int(4, 1, 256),
+  JOB_CHAIN_STEPS: int(12, 0, 100),
   WORKER_QUEUES: z
     .string()
     .trim()

@@ -295,6 +295,8 @@ describeWithRedis('GET /metrics with BullMQ', () => {
         REDIS_URL: redis.url,
         QUEUE_DRIVER: 'bullmq',
         RATE_LIMIT_PER_MINUTE: '1000000',
+        // Every step a job of its own, so that the job counts follow from the plan.
+        JOB_CHAIN_STEPS: '0',
       }),
     );
   });
@@ -329,6 +331,40 @@ describeWithRedis('GET /metrics with BullMQ', () => {
       valueOf(samples, 'broski_queue_jobs', { queue: QUEUE_NAMES.tasks, state: 'completed' }),
     ).toBe(done.tasks.length);
     expect(valueOf(samples, 'broski_workflows_total', { status: 'completed' })).toBe(1);
+  });
+
+  it('with JOB_CHAIN_STEPS at its default, a job runs the steps it makes ready: fewer jobs', async () => {
+    const chained = await startTestApp(
+      testConfig({
+        REDIS_URL: redis.url,
+        QUEUE_DRIVER: 'bullmq',
+        QUEUE_PREFIX: 'chained',
+        RATE_LIMIT_PER_MINUTE: '1000000',
+      }),
+    );
+    try {
+      expect(chained.config.queue.chainSteps).toBe(12);
+      const submitted = await submit(chained.app, { request: 'Write a short poem about bread' });
+      const done = await waitForStatus(chained.app, submitted.id, ['completed', 'failed'], 20_000);
+      expect(done.status).toBe('completed');
+      expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
+      let jobs = 0;
+      for (let i = 0; i < 40; i += 1) {
+        const { samples } = await scrape(chained.app);
+        const now = matching(samples, 'broski_queue_jobs', { state: 'completed' }).reduce(
+          (sum, x) => sum + x.value,
+          0,
+        );
+        if (now > 0 && now === jobs) break;
+        jobs = now;
+        await sleep(50);
+      }
+      // Without chains: one plan, one finalize and one job per step (the test above).
+      expect(jobs).toBeGreaterThan(0);
+      expect(jobs).toBeLessThan(done.tasks.length + 2);
+    } finally {
+      await chained.close();
+    }
   });
 
   it('answers within the bound, without queue samples, while Redis does not answer', async () => {

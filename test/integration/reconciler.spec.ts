@@ -3,10 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SQLITE } from '../../src/modules/database/database.tokens';
 import { Reconciler } from '../../src/modules/orchestrator/reconciler.service';
 import { readyTasks } from '../../src/modules/orchestrator/workflow-engine.service';
+import { JobQueue } from '../../src/modules/queue/job-queue';
 import type { TaskStatus } from '../../src/modules/workflows/workflow-status';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
-import { getWorkflow, submit, waitForStatus } from '../helpers/http';
+import { allEvents, getWorkflow, submit, waitForStatus } from '../helpers/http';
+
+interface TaskTrace {
+  id: string;
+  key: string;
+  status: string;
+  carried_by: string | null;
+}
 
 describe('reconciler', () => {
   let t: TestApp;
@@ -60,6 +68,123 @@ describe('reconciler', () => {
       other.close();
     }
     await waitForStatus(t.app, workflow.id, ['completed']);
+  });
+
+  /** Polls the database until `found` returns something (or fails after ~6 s). */
+  async function until<T>(found: () => T | undefined): Promise<T> {
+    for (let i = 0; i < 600; i += 1) {
+      const value = found();
+      if (value !== undefined) return value;
+      await sleep(10);
+    }
+    throw new Error('the awaited state never came');
+  }
+
+  function tasksOf(id: string): TaskTrace[] {
+    return t.app
+      .get<Database.Database>(SQLITE)
+      .prepare<[string], TaskTrace>(
+        'SELECT id, key, status, carried_by FROM tasks WHERE workflow_id = ? ORDER BY position',
+      )
+      .all(id);
+  }
+
+  it('leaves a step to the live job that carries it; enqueues it once that job is gone', async () => {
+    const workflow = await submit(t.app, { request: 'Research bakery trends and write a post' });
+    // The plan job runs the first step itself, and each step's job the next one it made ready.
+    const carried = await until(() =>
+      tasksOf(workflow.id).find((x) => x.status === 'running' && x.carried_by !== null),
+    );
+    expect(carried.carried_by).toMatch(/^(plan|task):/);
+    expect(await t.app.get(Reconciler).reconcile()).toEqual({ plan: 0, tasks: 0, finalize: 0 });
+
+    // The carrying job is gone (its process died): the reconciler gives the step a job of its own.
+    t.app
+      .get<Database.Database>(SQLITE)
+      .prepare(
+        "UPDATE tasks SET carried_by = 'task:00000000-0000-7000-8000-000000000000' WHERE id = ?",
+      )
+      .run(carried.id);
+    const report = await t.app.get(Reconciler).reconcile();
+    expect(report.tasks).toBe(1);
+    const done = await waitForStatus(t.app, workflow.id, ['completed']);
+    expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
+    const completions = (await allEvents(t.app, workflow.id)).filter(
+      (e) => e.type === 'task.completed',
+    );
+    expect(completions.map((e) => e.taskId).sort()).toEqual(done.tasks.map((x) => x.id).sort());
+  });
+
+  it('does not enqueue the final review that the job of the last step runs itself', async () => {
+    const workflow = await submit(t.app, { request: 'Write a two-line poem about spelt' });
+    // Every step done, the workflow still running: the last step's job is in the final review.
+    await until(() => {
+      const tasks = tasksOf(workflow.id);
+      return tasks.length > 0 && tasks.every((x) => x.status === 'completed') ? tasks : undefined;
+    });
+    expect((await getWorkflow(t.app, workflow.id)).status).toBe('running');
+    expect(await t.app.get(Reconciler).reconcile()).toEqual({ plan: 0, tasks: 0, finalize: 0 });
+    await waitForStatus(t.app, workflow.id, ['completed']);
+    const summaries = (await allEvents(t.app, workflow.id)).filter(
+      (e) => e.type === 'workflow.completed',
+    );
+    expect(summaries).toHaveLength(1);
+  });
+
+  it('a carrying job delivered again goes on with the step it had taken on, then the review', async () => {
+    const workflow = await submit(t.app, {
+      request: 'Research rye flour and write a note about it',
+      requireApproval: true,
+    });
+    const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
+    const [first, ...rest] = waiting.tasks;
+    if (first === undefined || rest.length === 0) throw new Error('expected a plan of 2+ steps');
+    const next = rest.find((x) => x.dependsOn.every((d) => d === first.key));
+    if (next === undefined) throw new Error('expected a step that needs only the first');
+    // As if the worker had died right after the first step's job took on the next one: the
+    // first is completed, the next queued and carried by that job, nothing else in the queue.
+    const sqlite = t.app.get<Database.Database>(SQLITE);
+    sqlite.transaction(() => {
+      sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
+      sqlite
+        .prepare(
+          "UPDATE tasks SET status = 'completed', output = 'Rye notes', attempts = 1 WHERE id = ?",
+        )
+        .run(first.id);
+      sqlite
+        .prepare("UPDATE tasks SET status = 'queued', carried_by = ? WHERE id = ?")
+        .run(`task:${first.id}`, next.id);
+    })();
+
+    // The queue delivers the first step's job again (a stalled job after its worker died).
+    await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: first.id });
+    const done = await waitForStatus(t.app, workflow.id, ['completed']);
+    expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
+    expect(done.result?.summary).toEqual(expect.any(String));
+  });
+
+  it('a carrying job delivered again when every step is done runs the final review', async () => {
+    const workflow = await submit(t.app, {
+      request: 'Write a short note about barley',
+      requireApproval: true,
+    });
+    const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
+    const last = waiting.tasks.at(-1);
+    if (last === undefined) throw new Error('expected a plan');
+    // As if the worker had died in the final review its last step's job had gone on with.
+    const sqlite = t.app.get<Database.Database>(SQLITE);
+    sqlite.transaction(() => {
+      sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
+      sqlite
+        .prepare(
+          "UPDATE tasks SET status = 'completed', output = 'Barley notes', attempts = 1 WHERE workflow_id = ?",
+        )
+        .run(workflow.id);
+    })();
+    await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: last.id });
+    const done = await waitForStatus(t.app, workflow.id, ['completed']);
+    expect(done.result?.summary).toEqual(expect.any(String));
+    expect(done.result?.outputs[last.key]).toBe('Barley notes');
   });
 
   it('finds the pending steps whose dependencies are all completed', () => {

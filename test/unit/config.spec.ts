@@ -26,6 +26,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT must be at most 65535/);
   });
 
+  it('bounds JOB_CHAIN_STEPS: 0 turns chains off, more than 100 is refused', () => {
+    expect(loadConfig({}).queue.chainSteps).toBe(12);
+    expect(loadConfig({ JOB_CHAIN_STEPS: '0' }).queue.chainSteps).toBe(0);
+    expect(() => loadConfig({ JOB_CHAIN_STEPS: '101' })).toThrow(
+      /JOB_CHAIN_STEPS must be at most 100/,
+    );
+    expect(() => loadConfig({ JOB_CHAIN_STEPS: 'many' })).toThrow(/JOB_CHAIN_STEPS/);
+  });
+
   it('chooses the BullMQ driver when REDIS_URL is set and the driver is auto', () => {
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).queue.driver).toBe('bullmq');
     expect(

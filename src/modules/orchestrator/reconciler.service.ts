@@ -53,13 +53,15 @@ export class Reconciler {
       for (const task of tasks) {
         if (task.status !== 'queued' && task.status !== 'running') continue;
         if (await this.queue.isLive('task', { workflowId, taskId: task.id })) continue;
+        // Carried: the job that made it ready runs it itself (JOB_CHAIN_STEPS).
+        if (task.carriedBy !== null && (await this.queue.isLiveId(task.carriedBy))) continue;
         await this.queue.enqueue('task', { workflowId, taskId: task.id });
         report.tasks += 1;
       }
       if (
         tasks.length > 0 &&
         tasks.every((t) => t.status === 'completed') &&
-        !(await this.queue.isLive('finalize', { workflowId }))
+        !(await this.engine.finalReviewLive(workflowId, tasks))
       ) {
         await this.queue.enqueue('finalize', { workflowId });
         report.finalize += 1;

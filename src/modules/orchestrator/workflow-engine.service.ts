@@ -14,7 +14,7 @@ import {
   type LlmResponse,
   type StepOutputBrief,
 } from '../llm/llm.types';
-import type { JobContext, JobOutcome } from '../queue/jobs';
+import type { JobContext, JobName, JobOutcome, JobPayload, QueueKey } from '../queue/jobs';
 import { JobQueue } from '../queue/job-queue';
 import { TasksRepository, type TaskState } from '../tasks/tasks.repository';
 import type { TaskRow } from '../tasks/tasks.table';
@@ -43,6 +43,15 @@ const CANCEL_POLL_MS = 500;
  * task.started dated when the run began.
  */
 export const CLAIM_AFTER_MS = 50;
+
+/**
+ * What a job may still run itself after its own work (JOB_CHAIN_STEPS): the job that carries the
+ * chain (its catalogue id) and how many more steps it may take on.
+ */
+interface Chain {
+  carrier: string;
+  left: number;
+}
 
 /** One run of a step: who it is, and whether the database knows it started. */
 interface StepRun {
@@ -90,6 +99,9 @@ export class WorkflowEngine {
       });
       this.signals.notify(workflowId);
       if (!moved) return;
+    } else if (workflow.status === 'running') {
+      // Delivered again after its worker died while this job ran the first steps itself.
+      return this.resumeChain(workflowId, this.chainOf(`plan:${workflowId}`), context);
     } else if (workflow.status !== 'planning') {
       return;
     }
@@ -169,11 +181,17 @@ export class WorkflowEngine {
       this.calls.finish(key);
     }
     // Outside the try: a database error is not the model's failure; the job is delivered again.
-    await this.storePlan(workflow, plan);
+    await this.storePlan(workflow, plan, this.chainOf(`plan:${workflowId}`), context);
   }
 
-  private async storePlan(workflow: WorkflowRow, plan: Plan): Promise<void> {
+  private async storePlan(
+    workflow: WorkflowRow,
+    plan: Plan,
+    chain: Chain,
+    context: JobContext,
+  ): Promise<void> {
     const approval = workflow.requireApproval;
+    const carrier = this.carrierFor(chain, 'tasks');
     const queued = await this.tx.grouped(() => {
       const now = nowIso();
       const moved = this.workflows.transition(
@@ -210,17 +228,38 @@ export class WorkflowEngine {
         return [];
       }
       this.event(workflow.id, 'workflow.started', 'Running the plan', now);
-      return this.queueReadyTasks(workflow.id, now);
+      return this.queueReadyTasks(workflow.id, now, carrier);
     });
     this.signals.notify(workflow.id);
-    if (queued !== undefined) void this.dispatch(workflow.id, queued);
+    if (queued === undefined) return;
+    const carried = queued.find((t) => t.carriedBy !== null);
+    void this.dispatch(
+      workflow.id,
+      queued.filter((t) => t !== carried),
+    );
+    await this.carryOn(workflow.id, carried, false, chain, context);
   }
 
   // ---------------------------------------------------------------- tasks
 
-  async runTask(taskId: string, context: JobContext): Promise<JobOutcome> {
+  /**
+   * A task job, or a step its job carries (`chain` then names that job). When the step is done,
+   * the job may go on with one step it made ready, or the final review (JOB_CHAIN_STEPS).
+   */
+  async runTask(
+    taskId: string,
+    context: JobContext,
+    chain: Chain = this.chainOf(`task:${taskId}`),
+  ): Promise<JobOutcome> {
     const task = this.tasks.findById(taskId);
-    if (task === undefined || (task.status !== 'queued' && task.status !== 'running')) return;
+    if (task === undefined) return;
+    if (task.status !== 'queued' && task.status !== 'running') {
+      // The step's own job delivered again after its worker died while it carried later work.
+      if (task.status === 'completed' && chain.carrier === `task:${taskId}`) {
+        return this.resumeChain(task.workflowId, chain, context);
+      }
+      return;
+    }
     const workflow = this.workflows.findBrief(task.workflowId);
     if (workflow === undefined || workflow.status !== 'running') return;
 
@@ -295,7 +334,7 @@ export class WorkflowEngine {
     }
     // Outside the try: a database error here is not the model's failure; it propagates, the
     // queue delivers the job again and the still-running task is claimed by a new run.
-    await this.completeTask(run, output);
+    await this.completeTask(run, output, chain, context);
   }
 
   /**
@@ -323,8 +362,14 @@ export class WorkflowEngine {
     return claimed;
   }
 
-  private async completeTask(run: StepRun, output: string): Promise<void> {
+  private async completeTask(
+    run: StepRun,
+    output: string,
+    chain: Chain,
+    context: JobContext,
+  ): Promise<void> {
     const { workflowId, task, runId } = run;
+    const carrier = this.carrierFor(chain, 'tasks');
     const outcome = await this.tx.grouped(() => {
       if (!run.claimed && !this.claim(run)) return undefined;
       const now = nowIso();
@@ -342,7 +387,7 @@ export class WorkflowEngine {
       );
       // Read once, after this task completed: the tasks queued now were pending in it.
       const all = this.tasks.listStatesByWorkflow(workflowId);
-      const queued = this.queueReadyAmong(workflowId, all, now);
+      const queued = this.queueReadyAmong(workflowId, all, now, carrier);
       return {
         queued,
         finished: queued.length === 0 && all.every((t) => t.status === 'completed'),
@@ -356,7 +401,87 @@ export class WorkflowEngine {
       );
       return;
     }
-    void this.dispatch(workflowId, outcome.queued, outcome.finished);
+    const carried = outcome.queued.find((t) => t.carriedBy !== null);
+    const finalizeHere = outcome.finished && this.carrierFor(chain, 'workflows') !== null;
+    void this.dispatch(
+      workflowId,
+      outcome.queued.filter((t) => t !== carried),
+      outcome.finished && !finalizeHere,
+    );
+    await this.carryOn(workflowId, carried, finalizeHere, chain, context);
+  }
+
+  // ---------------------------------------------------------------- chains
+
+  /** The chain of a job that starts with the given catalogue id: JOB_CHAIN_STEPS to run. */
+  private chainOf(carrier: string): Chain {
+    return { carrier, left: this.config.queue.chainSteps };
+  }
+
+  /**
+   * The job that may carry a newly ready step of `queue` (or the final review), or null: the
+   * chain has steps left, this process consumes that queue, and it is not shutting down.
+   */
+  private carrierFor(chain: Chain, queue: QueueKey): string | null {
+    return chain.left > 0 && this.queue.consuming && this.config.queue.queues.includes(queue)
+      ? chain.carrier
+      : null;
+  }
+
+  /**
+   * Runs, in the job of `chain`, the step it took on (the next link, one step fewer left) or the
+   * final review. What they hand back for later (a retry, a shutdown) becomes a job of its own.
+   */
+  private async carryOn(
+    workflowId: string,
+    carried: Pick<TaskState, 'id'> | undefined,
+    finalize: boolean,
+    chain: Chain,
+    context: JobContext,
+  ): Promise<void> {
+    if (carried !== undefined) {
+      const outcome = await this.runTask(carried.id, context, {
+        carrier: chain.carrier,
+        left: chain.left - 1,
+      });
+      if (outcome !== undefined) {
+        await this.enqueueOrLog('task', { workflowId, taskId: carried.id }, outcome.retryInMs);
+      }
+    } else if (finalize) {
+      const outcome = await this.finalize(workflowId, context);
+      if (outcome !== undefined) {
+        await this.enqueueOrLog('finalize', { workflowId }, outcome.retryInMs);
+      }
+    }
+  }
+
+  /**
+   * A carrying job delivered again (its worker died mid-chain): goes on with the step it had
+   * taken on, or with the final review when every step is done and no job of its own has it.
+   */
+  private async resumeChain(
+    workflowId: string,
+    chain: Chain,
+    context: JobContext,
+  ): Promise<JobOutcome> {
+    const workflow = this.workflows.findBrief(workflowId);
+    if (workflow?.status !== 'running') return;
+    const all = this.tasks.listStatesByWorkflow(workflowId);
+    const carried = all.find(
+      (t) => t.carriedBy === chain.carrier && (t.status === 'queued' || t.status === 'running'),
+    );
+    const finalize =
+      carried === undefined &&
+      all.length > 0 &&
+      all.every((t) => t.status === 'completed') &&
+      !(await this.finalReviewLive(workflowId, all, chain.carrier));
+    if (carried !== undefined || finalize) {
+      this.logger.info(
+        { workflowId, carrier: chain.carrier },
+        'resuming the work this job carried',
+      );
+    }
+    await this.carryOn(workflowId, carried, finalize, chain, context);
   }
 
   private onTaskError(run: StepRun, error: unknown, signal: AbortSignal): JobOutcome {
@@ -519,17 +644,29 @@ export class WorkflowEngine {
 
   /**
    * Queues every pending task whose dependencies are all completed. Runs inside a transaction;
-   * returns the tasks it queued (the caller enqueues their jobs after the commit).
+   * returns the tasks it queued (the caller enqueues their jobs after the commit). With a
+   * `carrier`, the first of them is marked as carried by that job, which runs it itself.
    */
-  queueReadyTasks(workflowId: string, now: string): TaskState[] {
-    return this.queueReadyAmong(workflowId, this.tasks.listStatesByWorkflow(workflowId), now);
+  queueReadyTasks(workflowId: string, now: string, carrier: string | null = null): TaskState[] {
+    return this.queueReadyAmong(
+      workflowId,
+      this.tasks.listStatesByWorkflow(workflowId),
+      now,
+      carrier,
+    );
   }
 
   /** `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. */
-  private queueReadyAmong(workflowId: string, all: readonly TaskState[], now: string): TaskState[] {
+  private queueReadyAmong(
+    workflowId: string,
+    all: readonly TaskState[],
+    now: string,
+    carrier: string | null,
+  ): TaskState[] {
     const queued: TaskState[] = [];
     for (const task of readyTasks(all)) {
-      if (!this.tasks.transition(task.id, 'queued', {})) continue;
+      const carriedBy = queued.length === 0 ? carrier : null;
+      if (!this.tasks.transition(task.id, 'queued', { carriedBy })) continue;
       this.event(
         workflowId,
         'task.queued',
@@ -541,9 +678,25 @@ export class WorkflowEngine {
         },
         task.id,
       );
-      queued.push(task);
+      queued.push({ ...task, status: 'queued', carriedBy });
     }
     return queued;
+  }
+
+  /**
+   * Whether a live job has, or may be running, the workflow's final review: its own job, or the
+   * job that ran a last step (it goes on with the review itself). `except`: the asking job.
+   */
+  async finalReviewLive(
+    workflowId: string,
+    tasks: readonly Pick<TaskState, 'id' | 'carriedBy'>[],
+    except?: string,
+  ): Promise<boolean> {
+    if (await this.queue.isLive('finalize', { workflowId })) return true;
+    for (const id of new Set(tasks.map((t) => t.carriedBy ?? `task:${t.id}`))) {
+      if (id !== except && (await this.queue.isLiveId(id))) return true;
+    }
+    return false;
   }
 
   /** Enqueues the jobs for queued tasks (and finalize) after their transaction committed. */
@@ -552,15 +705,28 @@ export class WorkflowEngine {
     queued: readonly Pick<TaskState, 'id'>[],
     finalize = false,
   ): Promise<void> {
+    for (const task of queued) {
+      if (!(await this.enqueueOrLog('task', { workflowId, taskId: task.id }))) return;
+    }
+    if (finalize) await this.enqueueOrLog('finalize', { workflowId });
+  }
+
+  /** Enqueues a job; false (logged) when the queue cannot take it right now. */
+  private async enqueueOrLog<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    delayMs = 0,
+  ): Promise<boolean> {
     try {
-      for (const task of queued) await this.queue.enqueue('task', { workflowId, taskId: task.id });
-      if (finalize) await this.queue.enqueue('finalize', { workflowId });
+      await this.queue.enqueue(name, payload, { delayMs });
+      return true;
     } catch (error) {
       // The rows are queued in the database; the reconciler enqueues them when the queue is back.
       this.logger.warn(
-        { err: error, workflowId },
+        { err: error, workflowId: payload.workflowId },
         'could not enqueue jobs; the reconciler will retry',
       );
+      return false;
     }
   }
 

@@ -9,6 +9,7 @@ import {
   isJobName,
   JOBS,
   jobIdOf,
+  jobNameOfId,
   QUEUE_NAMES,
   type JobContext,
   type JobHandlers,
@@ -143,11 +144,13 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     );
   }
 
-  async isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean> {
+  async isLiveId(catalogueId: string): Promise<boolean> {
+    const name = jobNameOfId(catalogueId);
+    if (name === undefined) return false;
     const queue = this.queueOf(name);
     const live = await withTimeout(
       (async () => {
-        const jobId = await queue.getDeduplicationJobId(deduplicationIdOf(jobIdOf(name, payload)));
+        const jobId = await queue.getDeduplicationJobId(deduplicationIdOf(catalogueId));
         if (jobId === null) return false;
         const job = await queue.getJob(jobId);
         return job !== undefined && LIVE_STATES.has(await job.getState());

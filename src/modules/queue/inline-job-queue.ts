@@ -76,8 +76,8 @@ export class InlineJobQueue extends JobQueue {
     this.schedule(job, options.delayMs ?? 0);
   }
 
-  async isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean> {
-    return this.jobs.has(jobIdOf(name, payload));
+  async isLiveId(catalogueId: string): Promise<boolean> {
+    return this.jobs.has(catalogueId);
   }
 
   async consume(handlers: JobHandlers, queues: readonly QueueKey[]): Promise<void> {

@@ -1,4 +1,4 @@
-import type { JobHandlers, JobName, JobPayload, QueueKey } from './jobs';
+import { jobIdOf, type JobHandlers, type JobName, type JobPayload, type QueueKey } from './jobs';
 
 export interface EnqueueOptions {
   delayMs?: number;
@@ -19,7 +19,12 @@ export abstract class JobQueue {
   ): Promise<void>;
 
   /** Whether a job with this id is waiting, delayed or running (the reconciler asks). */
-  abstract isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean>;
+  isLive<N extends JobName>(name: N, payload: JobPayload<N>): Promise<boolean> {
+    return this.isLiveId(jobIdOf(name, payload));
+  }
+
+  /** `isLive` by the job's catalogue id (`task:<id>`, `plan:<workflowId>`, …). */
+  abstract isLiveId(catalogueId: string): Promise<boolean>;
 
   /** Starts consuming the given queues with these handlers. */
   abstract consume(handlers: JobHandlers, queues: readonly QueueKey[]): Promise<void>;

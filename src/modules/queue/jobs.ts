@@ -41,6 +41,12 @@ export function isJobName(value: string): value is JobName {
   return Object.hasOwn(JOBS, value);
 }
 
+/** The job named by a catalogue id (`task:<id>` → `task`); undefined for anything else. */
+export function jobNameOfId(id: string): JobName | undefined {
+  const name = id.slice(0, id.indexOf(':'));
+  return isJobName(name) ? name : undefined;
+}
+
 /** A handler asks for a later re-run by returning `{retryInMs}` (e.g. a model's Retry-After). */
 export type JobOutcome = void | { retryInMs: number };
 

@@ -5,7 +5,7 @@ import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
 import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
 
-const TRANSITION_FIELDS = ['error', 'finishedAt', 'attemptsDelta', 'runId'] as const;
+const TRANSITION_FIELDS = ['error', 'finishedAt', 'attemptsDelta', 'runId', 'carriedBy'] as const;
 type TransitionField = (typeof TRANSITION_FIELDS)[number];
 
 /** The conditional update of `transition`, for one target status and set of patched fields. */
@@ -20,6 +20,7 @@ function prepareTransition(
       status: to,
       ...(fields.error ? { error: sql`${sql.placeholder('error')}` } : {}),
       ...(fields.finishedAt ? { finishedAt: sql`${sql.placeholder('finishedAt')}` } : {}),
+      ...(fields.carriedBy ? { carriedBy: sql`${sql.placeholder('carriedBy')}` } : {}),
       ...(fields.attemptsDelta
         ? { attempts: sql`max(0, ${tasks.attempts} + ${sql.placeholder('attemptsDelta')})` }
         : {}),
@@ -38,7 +39,7 @@ type TransitionStatement = ReturnType<typeof prepareTransition>;
 /** What scheduling needs of a task (not its input or output texts). */
 export type TaskState = Pick<
   TaskRow,
-  'id' | 'key' | 'title' | 'agentType' | 'status' | 'dependsOn'
+  'id' | 'key' | 'title' | 'agentType' | 'status' | 'dependsOn' | 'carriedBy'
 >;
 
 /** A step's result as the steps after it see it. */
@@ -90,6 +91,7 @@ export class TasksRepository {
         agentType: tasks.agentType,
         status: tasks.status,
         dependsOn: tasks.dependsOn,
+        carriedBy: tasks.carriedBy,
       })
       .from(tasks)
       .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
@@ -232,12 +234,18 @@ export class TasksRepository {
 
   /**
    * Moves one task to `to` when the status machine allows it from its current status; with
-   * `runId`, only if that run is the current one.
+   * `runId`, only if that run is the current one. Every move to `queued` sets who carries the
+   * step: `patch.carriedBy`, or nobody (the step gets a job of its own).
    */
   transition(
     id: string,
     to: TaskStatus,
-    patch: { error?: ErrorBody | null; finishedAt?: string | null; attemptsDelta?: number },
+    patch: {
+      error?: ErrorBody | null;
+      finishedAt?: string | null;
+      attemptsDelta?: number;
+      carriedBy?: string | null;
+    },
     runId?: string,
   ): boolean {
     const statement = this.transitionStatement(to, {
@@ -245,6 +253,7 @@ export class TasksRepository {
       finishedAt: patch.finishedAt !== undefined,
       attemptsDelta: patch.attemptsDelta !== undefined,
       runId: runId !== undefined,
+      carriedBy: to === 'queued',
     });
     return (
       statement.run({
@@ -254,6 +263,7 @@ export class TasksRepository {
           patch.error === undefined || patch.error === null ? null : JSON.stringify(patch.error),
         finishedAt: patch.finishedAt ?? null,
         attemptsDelta: patch.attemptsDelta ?? 0,
+        carriedBy: patch.carriedBy ?? null,
       }).changes === 1
     );
   }
@@ -283,6 +293,7 @@ export class TasksRepository {
           error: null,
           output: null,
           runId: null,
+          carriedBy: null,
           startedAt: null,
           finishedAt: null,
         })

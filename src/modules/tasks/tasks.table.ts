@@ -21,6 +21,12 @@ export const tasks = sqliteTable(
     attempts: integer('attempts').notNull().default(0),
     /** Identifies the current run; only that run may store the result (a stale delivery cannot). */
     runId: text('run_id'),
+    /**
+     * The job (its catalogue id, e.g. `task:<id>` or `plan:<workflowId>`) that runs this queued
+     * step itself right after its own work, instead of a job of the step's own (JOB_CHAIN_STEPS).
+     * Null when the step has, or gets, a job of its own.
+     */
+    carriedBy: text('carried_by'),
     error: text('error', { mode: 'json' }).$type<ErrorBody>(),
     createdAt: text('created_at').notNull(),
     startedAt: text('started_at'),

@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `carried_by` text;
