@@ -336,8 +336,8 @@ describeWithRedis('BullMQ: API and two workers as separate processes on a privat
     // Back to two workers (the survivor and a replacement).
     const replacement = await startWorker();
     workers = [workers[1] ?? replacement, replacement];
-    // More plan jobs than the two workers' 8 slots of the workflows queue: each plan job goes on
-    // with its workflow's steps (job chains), so half of them wait in Redis for seconds.
+    // More workflows than the two workers' 8 slots of the tasks queue: each step job goes on
+    // with the steps it makes ready (job chains), so the other branches' jobs wait in Redis.
     const ids = await Promise.all(
       Array.from({ length: 16 }, (_, n) => submit(requestText('flush', n))),
     );

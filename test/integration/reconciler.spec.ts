@@ -16,6 +16,41 @@ interface TaskTrace {
   carried_by: string | null;
 }
 
+/**
+ * As if the worker had died right after the first step's job took on the next one: the first is
+ * completed, the next queued and carried by that job, nothing else in the queue. Then the queue
+ * delivers the first step's job again (a stalled job after its worker died).
+ */
+async function stageCarriedStep(
+  t: TestApp,
+): Promise<{ workflowId: string; next: { id: string; key: string } }> {
+  const workflow = await submit(t.app, {
+    request: 'Research rye flour and write a note about it',
+    requireApproval: true,
+  });
+  const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
+  const [first, ...rest] = waiting.tasks;
+  if (first === undefined || rest.length === 0) throw new Error('expected a plan of 2+ steps');
+  const next = rest.find(
+    (x) => x.dependsOn.length > 0 && x.dependsOn.every((d) => d === first.key),
+  );
+  if (next === undefined) throw new Error('expected a step that needs only the first');
+  const sqlite = t.app.get<Database.Database>(SQLITE);
+  sqlite.transaction(() => {
+    sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
+    sqlite
+      .prepare(
+        "UPDATE tasks SET status = 'completed', output = 'Rye notes', attempts = 1 WHERE id = ?",
+      )
+      .run(first.id);
+    sqlite
+      .prepare("UPDATE tasks SET status = 'queued', carried_by = ? WHERE id = ?")
+      .run(`task:${first.id}`, next.id);
+  })();
+  await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: first.id });
+  return { workflowId: workflow.id, next };
+}
+
 describe('reconciler', () => {
   let t: TestApp;
 
@@ -91,11 +126,11 @@ describe('reconciler', () => {
 
   it('leaves a step to the live job that carries it; enqueues it once that job is gone', async () => {
     const workflow = await submit(t.app, { request: 'Research bakery trends and write a post' });
-    // The plan job runs the first step itself, and each step's job the next one it made ready.
+    // A step's job runs the next step it made ready itself.
     const carried = await until(() =>
       tasksOf(workflow.id).find((x) => x.status === 'running' && x.carried_by !== null),
     );
-    expect(carried.carried_by).toMatch(/^(plan|task):/);
+    expect(carried.carried_by).toMatch(/^task:/);
     expect(await t.app.get(Reconciler).reconcile()).toEqual({ plan: 0, tasks: 0, finalize: 0 });
 
     // The carrying job is gone (its process died): the reconciler gives the step a job of its own.
@@ -107,6 +142,7 @@ describe('reconciler', () => {
       .run(carried.id);
     const report = await t.app.get(Reconciler).reconcile();
     expect(report.tasks).toBe(1);
+    expect(tasksOf(workflow.id).find((x) => x.id === carried.id)?.carried_by).toBeNull();
     const done = await waitForStatus(t.app, workflow.id, ['completed']);
     expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
     const completions = (await allEvents(t.app, workflow.id)).filter(
@@ -123,44 +159,29 @@ describe('reconciler', () => {
       return tasks.length > 0 && tasks.every((x) => x.status === 'completed') ? tasks : undefined;
     });
     expect((await getWorkflow(t.app, workflow.id)).status).toBe('running');
+    // The review runs in the job of the last step, not in a finalize job of its own.
+    expect(await t.app.get(JobQueue).isLive('finalize', { workflowId: workflow.id })).toBe(false);
     expect(await t.app.get(Reconciler).reconcile()).toEqual({ plan: 0, tasks: 0, finalize: 0 });
     await waitForStatus(t.app, workflow.id, ['completed']);
-    const summaries = (await allEvents(t.app, workflow.id)).filter(
-      (e) => e.type === 'workflow.completed',
-    );
-    expect(summaries).toHaveLength(1);
+    // One safety review and one summary: a second review would have added calls.
+    const reviews = t.app
+      .get<Database.Database>(SQLITE)
+      .prepare<[string], { agent_type: string }>(
+        'SELECT agent_type FROM llm_calls WHERE workflow_id = ? AND task_id IS NULL',
+      )
+      .all(workflow.id)
+      .map((x) => x.agent_type)
+      .sort();
+    expect(reviews).toEqual(['orchestrator', 'orchestrator', 'safety']);
   });
 
   it('a carrying job delivered again goes on with the step it had taken on, then the review', async () => {
-    const workflow = await submit(t.app, {
-      request: 'Research rye flour and write a note about it',
-      requireApproval: true,
-    });
-    const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
-    const [first, ...rest] = waiting.tasks;
-    if (first === undefined || rest.length === 0) throw new Error('expected a plan of 2+ steps');
-    const next = rest.find((x) => x.dependsOn.every((d) => d === first.key));
-    if (next === undefined) throw new Error('expected a step that needs only the first');
-    // As if the worker had died right after the first step's job took on the next one: the
-    // first is completed, the next queued and carried by that job, nothing else in the queue.
-    const sqlite = t.app.get<Database.Database>(SQLITE);
-    sqlite.transaction(() => {
-      sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
-      sqlite
-        .prepare(
-          "UPDATE tasks SET status = 'completed', output = 'Rye notes', attempts = 1 WHERE id = ?",
-        )
-        .run(first.id);
-      sqlite
-        .prepare("UPDATE tasks SET status = 'queued', carried_by = ? WHERE id = ?")
-        .run(`task:${first.id}`, next.id);
-    })();
-
-    // The queue delivers the first step's job again (a stalled job after its worker died).
-    await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: first.id });
-    const done = await waitForStatus(t.app, workflow.id, ['completed']);
+    const { workflowId, next } = await stageCarriedStep(t);
+    const done = await waitForStatus(t.app, workflowId, ['completed']);
     expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
     expect(done.result?.summary).toEqual(expect.any(String));
+    // It ran in the chain of the job delivered again.
+    expect(tasksOf(workflowId).find((x) => x.id === next.id)?.carried_by).toMatch(/^task:/);
   });
 
   it('a carrying job delivered again when every step is done runs the final review', async () => {
@@ -201,5 +222,72 @@ describe('reconciler', () => {
         task('write', 'queued', ['research']),
       ]).map((x) => x.key),
     ).toEqual(['design']);
+  });
+});
+
+describe('job chains (JOB_CHAIN_STEPS)', () => {
+  const request = 'Build a landing page for a bakery and write its launch announcement';
+
+  /** Runs one workflow to the end; returns each step's carrier (the job that ran it), by key. */
+  async function carriersWith(chainSteps: string): Promise<Map<string, string | null>> {
+    const t = await startTestApp(testConfig({ JOB_CHAIN_STEPS: chainSteps }));
+    try {
+      const workflow = await submit(t.app, { request });
+      const done = await waitForStatus(t.app, workflow.id, ['completed']);
+      expect(done.tasks.length).toBeGreaterThanOrEqual(4);
+      const rows = t.app
+        .get<Database.Database>(SQLITE)
+        .prepare<[string], TaskTrace>(
+          'SELECT id, key, status, carried_by FROM tasks WHERE workflow_id = ? ORDER BY position',
+        )
+        .all(workflow.id);
+      const byId = new Map(rows.map((x) => [`task:${x.id}`, x.key]));
+      return new Map(
+        rows.map((x) => [
+          x.key,
+          x.carried_by === null ? null : (byId.get(x.carried_by) ?? x.carried_by),
+        ]),
+      );
+    } finally {
+      await t.close();
+    }
+  }
+
+  it('by default a step job goes on with the steps it makes ready; the plan job does not', async () => {
+    const carriers = await carriersWith('12');
+    const values = [...carriers.values()];
+    // Every carrier is a step of the same workflow (never the plan job).
+    for (const carrier of values) if (carrier !== null) expect(carriers.has(carrier)).toBe(true);
+    // The first step has a job of its own; one job ran several steps in a row.
+    expect([...carriers.values()][0]).toBeNull();
+    const perCarrier = new Map<string, number>();
+    for (const c of values) if (c !== null) perCarrier.set(c, (perCarrier.get(c) ?? 0) + 1);
+    expect(Math.max(...perCarrier.values())).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with JOB_CHAIN_STEPS=0, a carrying job delivered again gives the step a job of its own', async () => {
+    const t = await startTestApp(testConfig({ JOB_CHAIN_STEPS: '0', RECONCILE_INTERVAL_MS: '0' }));
+    try {
+      const { workflowId, next } = await stageCarriedStep(t);
+      const done = await waitForStatus(t.app, workflowId, ['completed']);
+      expect(done.tasks.every((task) => task.status === 'completed')).toBe(true);
+      const carriedBy = t.app
+        .get<Database.Database>(SQLITE)
+        .prepare<[string], { carried_by: string | null }>(
+          'SELECT carried_by FROM tasks WHERE id = ?',
+        )
+        .get(next.id)?.carried_by;
+      expect(carriedBy).toBeNull();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('JOB_CHAIN_STEPS=1: a job runs at most one step after its own; 0: every step has its own job', async () => {
+    const one = [...(await carriersWith('1')).values()].filter((c) => c !== null);
+    expect(one.length).toBeGreaterThan(0);
+    expect(new Set(one).size).toBe(one.length);
+    const none = [...(await carriersWith('0')).values()];
+    expect(none.every((c) => c === null)).toBe(true);
   });
 });

@@ -54,7 +54,12 @@ export class Reconciler {
         if (task.status !== 'queued' && task.status !== 'running') continue;
         if (await this.queue.isLive('task', { workflowId, taskId: task.id })) continue;
         // Carried: the job that made it ready runs it itself (JOB_CHAIN_STEPS).
-        if (task.carriedBy !== null && (await this.queue.isLiveId(task.carriedBy))) continue;
+        const carrier = task.carriedBy;
+        if (carrier !== null) {
+          if (await this.queue.isLiveId(carrier)) continue;
+          // That job is gone: the step gets a job of its own, and is no longer marked as carried.
+          this.tx.immediate(() => this.tasks.releaseCarry(task.id, carrier));
+        }
         await this.queue.enqueue('task', { workflowId, taskId: task.id });
         report.tasks += 1;
       }

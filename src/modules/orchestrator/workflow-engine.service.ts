@@ -99,9 +99,6 @@ export class WorkflowEngine {
       });
       this.signals.notify(workflowId);
       if (!moved) return;
-    } else if (workflow.status === 'running') {
-      // Delivered again after its worker died while this job ran the first steps itself.
-      return this.resumeChain(workflowId, this.chainOf(`plan:${workflowId}`), context);
     } else if (workflow.status !== 'planning') {
       return;
     }
@@ -181,17 +178,16 @@ export class WorkflowEngine {
       this.calls.finish(key);
     }
     // Outside the try: a database error is not the model's failure; the job is delivered again.
-    await this.storePlan(workflow, plan, this.chainOf(`plan:${workflowId}`), context);
+    await this.storePlan(workflow, plan);
   }
 
-  private async storePlan(
-    workflow: WorkflowRow,
-    plan: Plan,
-    chain: Chain,
-    context: JobContext,
-  ): Promise<void> {
+  /**
+   * Stores the plan's tasks and queues the first steps, each with a job of its own: the plan job
+   * does not go on with them (it holds a slot of the workflows queue, which plans the next
+   * submissions).
+   */
+  private async storePlan(workflow: WorkflowRow, plan: Plan): Promise<void> {
     const approval = workflow.requireApproval;
-    const carrier = this.carrierFor(chain, 'tasks');
     const queued = await this.tx.grouped(() => {
       const now = nowIso();
       const moved = this.workflows.transition(
@@ -228,16 +224,10 @@ export class WorkflowEngine {
         return [];
       }
       this.event(workflow.id, 'workflow.started', 'Running the plan', now);
-      return this.queueReadyTasks(workflow.id, now, carrier);
+      return this.queueReadyTasks(workflow.id, now);
     });
     this.signals.notify(workflow.id);
-    if (queued === undefined) return;
-    const carried = queued.find((t) => t.carriedBy !== null);
-    void this.dispatch(
-      workflow.id,
-      queued.filter((t) => t !== carried),
-    );
-    await this.carryOn(workflow.id, carried, false, chain, context);
+    if (queued !== undefined) void this.dispatch(workflow.id, queued);
   }
 
   // ---------------------------------------------------------------- tasks
@@ -445,7 +435,7 @@ export class WorkflowEngine {
         left: chain.left - 1,
       });
       if (outcome !== undefined) {
-        await this.enqueueOrLog('task', { workflowId, taskId: carried.id }, outcome.retryInMs);
+        await this.handToQueue(workflowId, carried.id, chain.carrier, outcome.retryInMs);
       }
     } else if (finalize) {
       const outcome = await this.finalize(workflowId, context);
@@ -456,8 +446,24 @@ export class WorkflowEngine {
   }
 
   /**
+   * Gives a step this job had taken on a job of its own (after `delayMs`): the mark goes first,
+   * so that the reconciler never takes the step for one a live job still carries.
+   */
+  private async handToQueue(
+    workflowId: string,
+    taskId: string,
+    carrier: string,
+    delayMs = 0,
+  ): Promise<void> {
+    this.tx.immediate(() => this.tasks.releaseCarry(taskId, carrier));
+    await this.enqueueOrLog('task', { workflowId, taskId }, delayMs);
+  }
+
+  /**
    * A carrying job delivered again (its worker died mid-chain): goes on with the step it had
    * taken on, or with the final review when every step is done and no job of its own has it.
+   * Where this process may not carry them (JOB_CHAIN_STEPS=0, WORKER_QUEUES, shutting down),
+   * they get jobs of their own. The chain starts over with JOB_CHAIN_STEPS.
    */
   private async resumeChain(
     workflowId: string,
@@ -470,18 +476,22 @@ export class WorkflowEngine {
     const carried = all.find(
       (t) => t.carriedBy === chain.carrier && (t.status === 'queued' || t.status === 'running'),
     );
+    // Not skipped because another job may have the review: at worst the review runs twice (its
+    // result is stored once), never not at all.
     const finalize =
       carried === undefined &&
       all.length > 0 &&
       all.every((t) => t.status === 'completed') &&
-      !(await this.finalReviewLive(workflowId, all, chain.carrier));
-    if (carried !== undefined || finalize) {
-      this.logger.info(
-        { workflowId, carrier: chain.carrier },
-        'resuming the work this job carried',
-      );
+      !(await this.queue.isLive('finalize', { workflowId }));
+    if (carried === undefined && !finalize) return;
+    this.logger.info({ workflowId, carrier: chain.carrier }, 'resuming the work this job carried');
+    if (carried !== undefined && this.carrierFor(chain, 'tasks') === null) {
+      await this.handToQueue(workflowId, carried.id, chain.carrier);
+    } else if (finalize && this.carrierFor(chain, 'workflows') === null) {
+      await this.enqueueOrLog('finalize', { workflowId });
+    } else {
+      await this.carryOn(workflowId, carried, finalize, chain, context);
     }
-    await this.carryOn(workflowId, carried, finalize, chain, context);
   }
 
   private onTaskError(run: StepRun, error: unknown, signal: AbortSignal): JobOutcome {
@@ -684,17 +694,18 @@ export class WorkflowEngine {
   }
 
   /**
-   * Whether a live job has, or may be running, the workflow's final review: its own job, or the
-   * job that ran a last step (it goes on with the review itself). `except`: the asking job.
+   * Whether a live job has, or may be running, the workflow's final review: its own job, or a
+   * job that ran one of its steps (the one that ran the last step goes on with the review).
    */
   async finalReviewLive(
     workflowId: string,
     tasks: readonly Pick<TaskState, 'id' | 'carriedBy'>[],
-    except?: string,
   ): Promise<boolean> {
     if (await this.queue.isLive('finalize', { workflowId })) return true;
-    for (const id of new Set(tasks.map((t) => t.carriedBy ?? `task:${t.id}`))) {
-      if (id !== except && (await this.queue.isLiveId(id))) return true;
+    const jobs = new Set(tasks.map((t) => `task:${t.id}`));
+    for (const t of tasks) if (t.carriedBy !== null) jobs.add(t.carriedBy);
+    for (const id of jobs) {
+      if (await this.queue.isLiveId(id)) return true;
     }
     return false;
   }

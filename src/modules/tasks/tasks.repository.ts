@@ -282,6 +282,20 @@ export class TasksRepository {
     return statement;
   }
 
+  /**
+   * The step is no longer carried by `carrier` (it gets a job of its own). False when another
+   * carrier, or none, has it.
+   */
+  releaseCarry(id: string, carrier: string): boolean {
+    return (
+      this.db
+        .update(tasks)
+        .set({ carriedBy: null })
+        .where(and(eq(tasks.id, id), eq(tasks.carriedBy, carrier)))
+        .run().changes === 1
+    );
+  }
+
   /** Puts a failed or cancelled task back to pending for a retry of its workflow. */
   reset(id: string): boolean {
     return (
