@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -16,6 +17,7 @@ import {
   workflowDetailSchema,
   type WorkflowDetail,
 } from '../../src/modules/workflows/workflows.contract';
+import { SQLITE } from '../../src/modules/database/database.tokens';
 import { PLAN_REPAIR_ATTEMPTS } from '../../src/modules/orchestrator/workflow-engine.service';
 
 /**
@@ -430,6 +432,12 @@ describe('workflows against a fake OpenAI-compatible server', () => {
     expect(taskOf(failed, 'design').status).toBe('cancelled');
     expect(chat.of('step', 'design')).toHaveLength(0);
     expectNothingUnfinished(failed);
+    // Research ran first in copy's job (job chains); its retries had a job of their own.
+    const carriedBy = openai.app
+      .get<Database.Database>(SQLITE)
+      .prepare<[string], { carried_by: string | null }>('SELECT carried_by FROM tasks WHERE id = ?')
+      .get(research.id)?.carried_by;
+    expect(carriedBy).toBeNull();
 
     const events = await allEvents(openai.app, accepted.id);
     const own = events.filter((e) => e.taskId === research.id).map((e) => e.type);

@@ -446,8 +446,9 @@ export class WorkflowEngine {
   }
 
   /**
-   * Gives a step this job had taken on a job of its own (after `delayMs`): the mark goes first,
-   * so that the reconciler never takes the step for one a live job still carries.
+   * Gives a step this job had taken on a job of its own (after `delayMs`). The mark goes once
+   * that job exists: until then the reconciler sees the step carried by this live job, and does
+   * not enqueue it without the delay.
    */
   private async handToQueue(
     workflowId: string,
@@ -455,8 +456,8 @@ export class WorkflowEngine {
     carrier: string,
     delayMs = 0,
   ): Promise<void> {
-    this.tx.immediate(() => this.tasks.releaseCarry(taskId, carrier));
     await this.enqueueOrLog('task', { workflowId, taskId }, delayMs);
+    this.tx.immediate(() => this.tasks.releaseCarry(taskId, carrier));
   }
 
   /**

@@ -23,7 +23,7 @@ export abstract class JobQueue {
     return this.isLiveId(jobIdOf(name, payload));
   }
 
-  /** `isLive` by the job's catalogue id (`task:<id>`, `plan:<workflowId>`, …). */
+  /** `isLive` by the job's catalogue id (`task:<id>`, `plan:<workflowId>`, `finalize:<id>`). */
   abstract isLiveId(catalogueId: string): Promise<boolean>;
 
   /** Starts consuming the given queues with these handlers. */

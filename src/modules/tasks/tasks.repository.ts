@@ -234,8 +234,8 @@ export class TasksRepository {
 
   /**
    * Moves one task to `to` when the status machine allows it from its current status; with
-   * `runId`, only if that run is the current one. Every move to `queued` sets who carries the
-   * step: `patch.carriedBy`, or nobody (the step gets a job of its own).
+   * `runId`, only if that run is the current one. `patch.carriedBy` sets which job carries the
+   * step (null: nobody, it gets a job of its own); without it the mark stays as it is.
    */
   transition(
     id: string,
@@ -253,7 +253,7 @@ export class TasksRepository {
       finishedAt: patch.finishedAt !== undefined,
       attemptsDelta: patch.attemptsDelta !== undefined,
       runId: runId !== undefined,
-      carriedBy: to === 'queued',
+      carriedBy: patch.carriedBy !== undefined,
     });
     return (
       statement.run({
@@ -283,15 +283,21 @@ export class TasksRepository {
   }
 
   /**
-   * The step is no longer carried by `carrier` (it gets a job of its own). False when another
-   * carrier, or none, has it.
+   * The unfinished step is no longer carried by `carrier` (it has a job of its own). False when
+   * another carrier, or none, has it, or it is finished.
    */
   releaseCarry(id: string, carrier: string): boolean {
     return (
       this.db
         .update(tasks)
         .set({ carriedBy: null })
-        .where(and(eq(tasks.id, id), eq(tasks.carriedBy, carrier)))
+        .where(
+          and(
+            eq(tasks.id, id),
+            eq(tasks.carriedBy, carrier),
+            inArray(tasks.status, ['queued', 'running']),
+          ),
+        )
         .run().changes === 1
     );
   }

@@ -22,9 +22,9 @@ export const tasks = sqliteTable(
     /** Identifies the current run; only that run may store the result (a stale delivery cannot). */
     runId: text('run_id'),
     /**
-     * The job (its catalogue id, e.g. `task:<id>` or `plan:<workflowId>`) that runs this queued
+     * The job (its catalogue id, `task:<id>` of the step whose job it is) that runs this queued
      * step itself right after its own work, instead of a job of the step's own (JOB_CHAIN_STEPS).
-     * Null when the step has, or gets, a job of its own.
+     * Null when the step has, or gets, a job of its own. Kept once the step is finished.
      */
     carriedBy: text('carried_by'),
     error: text('error', { mode: 'json' }).$type<ErrorBody>(),
