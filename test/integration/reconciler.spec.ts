@@ -5,6 +5,7 @@ import { Reconciler } from '../../src/modules/orchestrator/reconciler.service';
 import { readyTasks } from '../../src/modules/orchestrator/workflow-engine.service';
 import { JobQueue } from '../../src/modules/queue/job-queue';
 import type { TaskStatus } from '../../src/modules/workflows/workflow-status';
+import type { WorkflowDetail } from '../../src/modules/workflows/workflows.contract';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { allEvents, getWorkflow, submit, waitForStatus } from '../helpers/http';
@@ -17,6 +18,25 @@ interface TaskTrace {
 }
 
 /**
+ * A planned workflow (approval asked, so that nothing ran), set running and then as `stage`
+ * leaves its steps in the same transaction: the state a worker left when it died.
+ */
+async function stageRunning(
+  t: TestApp,
+  request: string,
+  stage: (sqlite: Database.Database, workflow: WorkflowDetail) => void,
+): Promise<WorkflowDetail> {
+  const workflow = await submit(t.app, { request, requireApproval: true });
+  const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
+  const sqlite = t.app.get<Database.Database>(SQLITE);
+  sqlite.transaction(() => {
+    sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
+    stage(sqlite, waiting);
+  })();
+  return waiting;
+}
+
+/**
  * As if the worker had died right after the first step's job took on the next one: the first is
  * completed, the next queued and carried by that job, nothing else in the queue. Then the queue
  * delivers the first step's job again (a stalled job after its worker died).
@@ -24,30 +44,29 @@ interface TaskTrace {
 async function stageCarriedStep(
   t: TestApp,
 ): Promise<{ workflowId: string; next: { id: string; key: string } }> {
-  const workflow = await submit(t.app, {
-    request: 'Research rye flour and write a note about it',
-    requireApproval: true,
-  });
-  const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
-  const [first, ...rest] = waiting.tasks;
-  if (first === undefined || rest.length === 0) throw new Error('expected a plan of 2+ steps');
-  const next = rest.find(
-    (x) => x.dependsOn.length > 0 && x.dependsOn.every((d) => d === first.key),
+  let next: { id: string; key: string } | undefined;
+  let firstId = '';
+  const workflow = await stageRunning(
+    t,
+    'Research rye flour and write a note about it',
+    (sqlite, { tasks }) => {
+      const [first, ...rest] = tasks;
+      if (first === undefined) throw new Error('expected a plan');
+      next = rest.find((x) => x.dependsOn.length > 0 && x.dependsOn.every((d) => d === first.key));
+      if (next === undefined) throw new Error('expected a step that needs only the first');
+      firstId = first.id;
+      sqlite
+        .prepare(
+          "UPDATE tasks SET status = 'completed', output = 'Rye notes', attempts = 1 WHERE id = ?",
+        )
+        .run(first.id);
+      sqlite
+        .prepare("UPDATE tasks SET status = 'queued', carried_by = ? WHERE id = ?")
+        .run(`task:${first.id}`, next.id);
+    },
   );
   if (next === undefined) throw new Error('expected a step that needs only the first');
-  const sqlite = t.app.get<Database.Database>(SQLITE);
-  sqlite.transaction(() => {
-    sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
-    sqlite
-      .prepare(
-        "UPDATE tasks SET status = 'completed', output = 'Rye notes', attempts = 1 WHERE id = ?",
-      )
-      .run(first.id);
-    sqlite
-      .prepare("UPDATE tasks SET status = 'queued', carried_by = ? WHERE id = ?")
-      .run(`task:${first.id}`, next.id);
-  })();
-  await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: first.id });
+  await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: firstId });
   return { workflowId: workflow.id, next };
 }
 
@@ -185,23 +204,16 @@ describe('reconciler', () => {
   });
 
   it('a carrying job delivered again when every step is done runs the final review', async () => {
-    const workflow = await submit(t.app, {
-      request: 'Write a short note about barley',
-      requireApproval: true,
-    });
-    const waiting = await waitForStatus(t.app, workflow.id, ['awaiting_approval']);
-    const last = waiting.tasks.at(-1);
-    if (last === undefined) throw new Error('expected a plan');
     // As if the worker had died in the final review its last step's job had gone on with.
-    const sqlite = t.app.get<Database.Database>(SQLITE);
-    sqlite.transaction(() => {
-      sqlite.prepare("UPDATE workflows SET status = 'running' WHERE id = ?").run(workflow.id);
+    const workflow = await stageRunning(t, 'Write a short note about barley', (sqlite, { id }) => {
       sqlite
         .prepare(
           "UPDATE tasks SET status = 'completed', output = 'Barley notes', attempts = 1 WHERE workflow_id = ?",
         )
-        .run(workflow.id);
-    })();
+        .run(id);
+    });
+    const last = workflow.tasks.at(-1);
+    if (last === undefined) throw new Error('expected a plan');
     await t.app.get(JobQueue).enqueue('task', { workflowId: workflow.id, taskId: last.id });
     const done = await waitForStatus(t.app, workflow.id, ['completed']);
     expect(done.result?.summary).toEqual(expect.any(String));
