@@ -654,20 +654,18 @@ export class WorkflowEngine {
   // ---------------------------------------------------------------- shared
 
   /**
-   * Queues every pending task whose dependencies are all completed. Runs inside a transaction;
-   * returns the tasks it queued (the caller enqueues their jobs after the commit). With a
-   * `carrier`, the first of them is marked as carried by that job, which runs it itself.
+   * Queues every pending task whose dependencies are all completed, each for a job of its own.
+   * Runs inside a transaction; returns the tasks it queued (the caller enqueues their jobs after
+   * the commit).
    */
-  queueReadyTasks(workflowId: string, now: string, carrier: string | null = null): TaskState[] {
-    return this.queueReadyAmong(
-      workflowId,
-      this.tasks.listStatesByWorkflow(workflowId),
-      now,
-      carrier,
-    );
+  queueReadyTasks(workflowId: string, now: string): TaskState[] {
+    return this.queueReadyAmong(workflowId, this.tasks.listStatesByWorkflow(workflowId), now, null);
   }
 
-  /** `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. */
+  /**
+   * `queueReadyTasks` over the workflow's tasks as the caller read them in this transaction. With
+   * a `carrier`, the first task queued is marked as carried by that job, which runs it itself.
+   */
   private queueReadyAmong(
     workflowId: string,
     all: readonly TaskState[],
