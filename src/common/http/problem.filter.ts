@@ -34,7 +34,10 @@ export function sendProblem(
   if (response.internal) {
     logger.error({ err: exception, reqId: request.id }, 'request failed with an internal error');
   } else {
-    logger.debug({ status: response.status, code: response.body.code }, response.body.detail);
+    logger.debug(
+      { reqId: request.id, status: response.status, code: response.body.code },
+      response.body.detail,
+    );
   }
   if (reply.sent) return;
   void reply

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { storage, Store } from 'nestjs-pino/storage';
 import type pino from 'pino';
 
 /** Requests whose lines would flood the log (load balancers probe them every few seconds). */
@@ -9,17 +8,15 @@ function isQuiet(request: FastifyRequest): boolean {
 
 /**
  * One JSON line per HTTP request ("request completed": reqId, method, url, status, time in ms;
- * level error for 5xx; "request aborted" when the client left before the response finished), and the request's logger for everything logged while it is handled, so
- * those lines carry its `reqId` too (nestjs-pino's `PinoLogger` reads it from `storage`).
+ * level error for 5xx; "request aborted" when the client left before the response finished).
  *
- * Plain Fastify hooks instead of pino-http under Nest's middleware layer: one child logger per
- * request instead of two, and the request line is written without redaction, since it holds
- * only the fields above (never headers or bodies); redacting it cost more than writing it.
+ * Plain Fastify hooks instead of pino-http under Nest's middleware layer, and the request line is
+ * written without redaction, since it holds only the fields above (never headers or bodies);
+ * redacting it cost more than writing it. The request's other lines get its id from the handler,
+ * which passes it to the service that logs (`@RequestId()`); no async context carries it.
  */
 export function registerRequestLogging(fastify: FastifyInstance, root: pino.Logger): void {
   const requestLines = root.child({}, { redact: { paths: [] } });
-  // Everything that runs for the request from here on (its body's read included) sees this
-  // store: test/e2e/request-logging.spec.ts checks a body that arrives in two packets.
   fastify.addHook('onRequest', (request, reply, done) => {
     // A response that never finished (the client went away, e.g. from a live event stream) ends
     // with a "request aborted" line instead.
@@ -28,7 +25,7 @@ export function registerRequestLogging(fastify: FastifyInstance, root: pino.Logg
         requestLines.info(lineOf(request, reply), 'request aborted');
       }
     });
-    storage.run(new Store(root.child({ reqId: request.id })), done);
+    done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     if (!isQuiet(request)) {

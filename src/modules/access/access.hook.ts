@@ -42,6 +42,9 @@ function unauthorized(message: string): DomainError {
  * The access rule: once any key exists, every /api and /admin request needs
  * `Authorization: Bearer <key>`; with no key, they are served only on a loopback address.
  * Health, metrics and docs stay open.
+ *
+ * A callback hook, not an `async` one: the check is synchronous, and an async hook costs a
+ * promise per request (and more while request logging's async context is active).
  */
 export function registerAccessControl(
   fastify: FastifyInstance,
@@ -49,21 +52,34 @@ export function registerAccessControl(
   host: string,
 ): void {
   const loopback = isLoopbackHost(host);
-  fastify.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (!isProtectedPath(matchedPath(request))) return;
-    if (!keys.anyActive()) {
-      if (loopback) return;
-      throw unauthorized(
-        'No API key exists and the server is not on a loopback address: create one with `broski keys create`',
-      );
-    }
-    const header = request.headers.authorization;
-    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match === null || match[1] === undefined) {
-      throw unauthorized('This API needs an API key: send Authorization: Bearer <key>');
-    }
-    if (keys.verify(match[1]) === undefined) {
-      throw unauthorized('The API key is not valid or was revoked');
-    }
+  fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
+    const refused = refusal(request, keys, loopback);
+    if (refused === undefined) done();
+    else done(refused);
   });
+}
+
+/** Why the request may not pass, or undefined when it may. */
+function refusal(
+  request: FastifyRequest,
+  keys: ApiKeysService,
+  loopback: boolean,
+): DomainError | undefined {
+  if (!isProtectedPath(matchedPath(request))) return undefined;
+  if (!keys.anyActive()) {
+    return loopback
+      ? undefined
+      : unauthorized(
+          'No API key exists and the server is not on a loopback address: create one with `broski keys create`',
+        );
+  }
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match === null || match[1] === undefined) {
+    return unauthorized('This API needs an API key: send Authorization: Bearer <key>');
+  }
+  if (keys.verify(match[1]) === undefined) {
+    return unauthorized('The API key is not valid or was revoked');
+  }
+  return undefined;
 }

@@ -39,7 +39,12 @@ export class OrchestratorService {
     this.logger.setContext(OrchestratorService.name);
   }
 
-  async submit(input: SubmitWorkflowInput, idempotencyKey?: string): Promise<SubmitResult> {
+  /** `requestId`: the HTTP request's id, put on the log lines this writes (none in the CLI). */
+  async submit(
+    input: SubmitWorkflowInput,
+    idempotencyKey?: string,
+    requestId?: string,
+  ): Promise<SubmitResult> {
     const requestHash = hashSubmission(input);
     if (idempotencyKey !== undefined) {
       const existing = this.workflows.findByIdempotencyKey(idempotencyKey);
@@ -78,12 +83,15 @@ export class OrchestratorService {
       if (existing !== undefined)
         return this.replay(existing.id, existing.requestHash, requestHash);
     }
-    this.logger.info({ workflowId: id }, 'workflow submitted');
+    this.logger.info({ reqId: requestId, workflowId: id }, 'workflow submitted');
     try {
       await this.queue.enqueue('plan', { workflowId: id });
     } catch (error) {
       // Stored is accepted: the reconciler dispatches it once the queue is reachable again.
-      this.logger.warn({ err: error, workflowId: id }, 'could not enqueue the plan job yet');
+      this.logger.warn(
+        { err: error, reqId: requestId, workflowId: id },
+        'could not enqueue the plan job yet',
+      );
     }
     return { workflow: this.reader.getDetail(id), created: true };
   }
@@ -162,7 +170,7 @@ export class OrchestratorService {
     return this.reader.getDetail(id);
   }
 
-  async cancel(id: string): Promise<WorkflowDetail> {
+  async cancel(id: string, requestId?: string): Promise<WorkflowDetail> {
     const workflow = this.reader.getRow(id);
     assertWorkflowAction('cancel', workflow.status, [
       'pending',
@@ -180,12 +188,15 @@ export class OrchestratorService {
     if (!moved) return this.conflictAfterRace(id, 'cancel');
     this.signals.notify(id);
     const aborted = this.calls.cancelWorkflow(id);
-    this.logger.info({ workflowId: id, abortedCalls: aborted }, 'workflow cancelled');
+    this.logger.info(
+      { reqId: requestId, workflowId: id, abortedCalls: aborted },
+      'workflow cancelled',
+    );
     return this.reader.getDetail(id);
   }
 
   /** Runs a failed workflow's failed and cancelled steps again (or plans again if it never planned). */
-  async retry(id: string): Promise<WorkflowDetail> {
+  async retry(id: string, requestId?: string): Promise<WorkflowDetail> {
     const workflow = this.reader.getRow(id);
     assertWorkflowAction('retry', workflow.status, ['failed']);
     const planned = workflow.plan !== null && this.tasks.listByWorkflow(id).length > 0;
@@ -224,7 +235,10 @@ export class OrchestratorService {
         await this.queue.enqueue('plan', { workflowId: id });
       } catch (error) {
         // The workflow is pending in the database: the reconciler dispatches it later.
-        this.logger.warn({ err: error, workflowId: id }, 'could not enqueue the plan job yet');
+        this.logger.warn(
+          { err: error, reqId: requestId, workflowId: id },
+          'could not enqueue the plan job yet',
+        );
       }
     } else {
       const all = this.tasks.listByWorkflow(id);

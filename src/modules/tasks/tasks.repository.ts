@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
+import { RowMapper } from '../database/row-mapper';
 import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
 import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
@@ -70,6 +71,7 @@ export class TasksRepository {
   private readonly completeStmt;
   private readonly insertStmt;
   private readonly transitions = new Map<string, TransitionStatement>();
+  private readonly rows = new RowMapper(tasks);
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.byId = db
@@ -158,11 +160,11 @@ export class TasksRepository {
   }
 
   findById(id: string): TaskRow | undefined {
-    return this.byId.get({ id });
+    return this.rows.one(this.byId.values({ id }));
   }
 
   listByWorkflow(workflowId: string): TaskRow[] {
-    return this.byWorkflow.all({ workflowId });
+    return this.rows.many(this.byWorkflow.values({ workflowId }));
   }
 
   /** The workflow's tasks in plan order, without their texts (cheaper on every step). */

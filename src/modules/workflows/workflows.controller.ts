@@ -1,3 +1,4 @@
+import { RequestId } from '../../common/http/request-id.decorator';
 import {
   Body,
   Controller,
@@ -76,7 +77,7 @@ export class WorkflowsController {
         zodIssuesToFieldErrors(key.error).map((e) => ({ ...e, path: 'Idempotency-Key' })),
       );
     }
-    const submitted = await this.orchestrator.submit(body, key?.data);
+    const submitted = await this.orchestrator.submit(body, key?.data, reply.request.id);
     let workflow = submitted.workflow;
     if (query.wait !== undefined && query.wait > 0 && !isTerminalWorkflow(workflow.status)) {
       workflow = await this.orchestrator.waitForTerminal(workflow.id, query.wait);
@@ -161,8 +162,8 @@ export class WorkflowsController {
   })
   @ZodResponse({ status: 200, type: WorkflowDetailDto })
   @ApiProblems(400, 404, 409)
-  cancel(@Param() params: IdParamsDto) {
-    return this.orchestrator.cancel(params.id);
+  cancel(@Param() params: IdParamsDto, @RequestId() requestId: string) {
+    return this.orchestrator.cancel(params.id, requestId);
   }
 
   @Post(':id/approve')
@@ -188,7 +189,7 @@ export class WorkflowsController {
   @ApiOperation({ summary: 'Run a failed workflow’s failed and cancelled steps again' })
   @ZodResponse({ status: 200, type: WorkflowDetailDto })
   @ApiProblems(400, 404, 409)
-  retry(@Param() params: IdParamsDto) {
-    return this.orchestrator.retry(params.id);
+  retry(@Param() params: IdParamsDto, @RequestId() requestId: string) {
+    return this.orchestrator.retry(params.id, requestId);
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
+import { RowMapper } from '../database/row-mapper';
 import {
   workflowEvents,
   type NewWorkflowEventRow,
@@ -44,6 +45,7 @@ type TransitionStatement = ReturnType<typeof prepareTransition>;
 @Injectable()
 export class WorkflowsRepository {
   private readonly transitions = new Map<string, TransitionStatement>();
+  private readonly rows = new RowMapper(workflows);
   private readonly byId;
   private readonly briefById;
   private readonly byIdempotencyKey;
@@ -115,7 +117,7 @@ export class WorkflowsRepository {
   }
 
   findById(id: string): WorkflowRow | undefined {
-    return this.byId.get({ id });
+    return this.rows.one(this.byId.values({ id }));
   }
 
   /** Status and request only (a step needs no more, and the plan and result are large JSON). */
