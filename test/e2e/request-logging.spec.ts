@@ -15,6 +15,7 @@ interface LogLine {
   level: string | number;
   msg: string;
   reqId?: string;
+  workflowId?: string;
   context?: string;
   req?: { method?: string; url?: string; headers?: unknown };
   res?: { statusCode?: number };
@@ -111,6 +112,32 @@ describe('request logging', () => {
     );
     const submitted = lines.find((l) => l.msg === 'workflow submitted' && l.reqId === 'log-post-1');
     expect(submitted).toMatchObject({ context: 'OrchestratorService', workflowId });
+  });
+
+  it('puts the request id on the line a cancel writes', async () => {
+    const waiting = await submit(t.app, {
+      request: 'Write a haiku about barley',
+      requireApproval: true,
+    });
+    await waitForStatus(t.app, waiting.id, ['awaiting_approval']);
+    const cancelled = await api(t.app)
+      .post(`/api/v1/workflows/${waiting.id}/cancel`)
+      .set('x-request-id', 'log-cancel-1');
+    expect(cancelled.status).toBe(200);
+
+    const lines = await linesUntil(
+      (l) => l.reqId === 'log-cancel-1' && l.msg === 'request completed',
+    );
+    expect(lines.find((l) => l.msg === 'workflow cancelled')).toMatchObject({
+      reqId: 'log-cancel-1',
+      workflowId: waiting.id,
+    });
+    // The submit's own line has the submit's request id, not the cancel's.
+    const submitted = lines.find(
+      (l) => l.msg === 'workflow submitted' && l.workflowId === waiting.id,
+    );
+    expect(submitted?.reqId).toEqual(expect.any(String));
+    expect(submitted?.reqId).not.toBe('log-cancel-1');
   });
 
   it('ends a finished event stream with "request completed" and a dropped one with "request aborted"', async () => {
