@@ -32,9 +32,15 @@ describe('rows read in array mode (RowMapper)', () => {
           userRequest: 'Write a haiku — about “snow”',
           status: 'failed',
           plan: {
-            steps: [{ key: 'a', title: 'A', agentType: 'writer', input: 'x', dependsOn: [] }],
+            steps: [
+              { key: 'a', title: 'A', agentType: 'writer', instructions: 'x', dependsOn: [] },
+            ],
           },
-          result: { summary: 'done', review: { approved: true, notes: 'ok' } },
+          result: {
+            summary: 'done',
+            safety: { approved: true, notes: 'ok' },
+            outputs: { a: 'text' },
+          },
           error: { code: 'MODEL_ERROR', message: 'boom' },
           requireApproval: true,
           allowedAgents: ['writer'],
