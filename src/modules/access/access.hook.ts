@@ -44,7 +44,7 @@ function unauthorized(message: string): DomainError {
  * Health, metrics and docs stay open.
  *
  * A callback hook, not an `async` one: the check is synchronous, and an async hook costs a
- * promise per request (and more while request logging's async context is active).
+ * promise per request.
  */
 export function registerAccessControl(
   fastify: FastifyInstance,

@@ -7,7 +7,7 @@ import { getTableColumns, type Column, type InferSelectModel, type Table } from 
  * row; on the detail of a workflow that was a tenth of the request's CPU time (`npm run bench`).
  *
  * `select()` without fields selects the columns in `getTableColumns` order, the order used
- * here; test/unit/row-mapper.spec.ts checks the rows come out equal to Drizzle's own.
+ * here; test/integration/row-mapper.spec.ts checks the rows come out equal to Drizzle's own.
  */
 export class RowMapper<TTable extends Table> {
   private readonly columns: ReadonlyArray<readonly [string, Column]>;
