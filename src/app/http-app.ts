@@ -12,7 +12,6 @@ import helmet from 'helmet';
 import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
 import { registerRateLimit } from '../common/http/rate-limit';
-import { mountQueueDashboard } from '../modules/queue/queue-dashboard';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../common/http/problem.filter';
 import { ROOT_LOGGER } from '../common/logging/logging.module';
@@ -95,6 +94,8 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   app.enableVersioning({ type: VersioningType.URI, prefix: 'api/v' });
 
   if (config.queue.driver === 'bullmq') {
+    // Loaded only with the BullMQ driver (Bull Board and its Fastify plugins are large).
+    const { mountQueueDashboard } = await import('../modules/queue/queue-dashboard');
     await mountQueueDashboard(fastify, app);
   }
 

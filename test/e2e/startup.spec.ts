@@ -231,6 +231,56 @@ describe('start-up of the built entry points', () => {
     });
   });
 
+  // With the inline driver (the default) the API never loads the BullMQ driver's packages: they
+  // hold about 12 MB of heap. A probe script runs dist/main.js and, on SIGUSR2, prints how many
+  // of their files are loaded.
+  describe('queue driver packages', () => {
+    const QUEUE_PACKAGES = /node_modules[\\/](bullmq|ioredis|@nestjs[\\/]bullmq|@bull-board)[\\/]/;
+
+    async function loadedQueueFiles(env: Record<string, string>): Promise<number> {
+      const dir = workDir();
+      const probe = path.join(dir, 'probe.js');
+      fs.writeFileSync(
+        probe,
+        `process.on('SIGUSR2', () => {
+           const files = Object.keys(require.cache).filter((f) => ${QUEUE_PACKAGES.toString()}.test(f));
+           process.stdout.write(JSON.stringify({ queueFiles: files.length }) + '\\n');
+         });
+         require(${JSON.stringify(MAIN)});`,
+      );
+      const port = await freePort();
+      const child = start([probe], dir, {
+        PORT: String(port),
+        DATABASE_PATH: path.join(dir, 'broski.db'),
+        LOG_LEVEL: 'warn',
+        ...env,
+      });
+      await waitUntilLive(child, port);
+      child.proc.kill('SIGUSR2');
+      const line = await child.managed.waitForLog(
+        (l) => typeof l.queueFiles === 'number',
+        5_000,
+        'the probe line',
+      );
+      child.proc.kill('SIGTERM');
+      expect((await exitOf(child, 8_000)).code).toBe(0);
+      return Number(line.queueFiles);
+    }
+
+    it('are not loaded by an API on the inline driver', async () => {
+      expect(await loadedQueueFiles({})).toBe(0);
+    });
+
+    it('are loaded by an API on the BullMQ driver', async () => {
+      const loaded = await loadedQueueFiles({
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        QUEUE_PREFIX: `broski-startup-${process.pid}`,
+        RUN_WORKERS: 'false',
+      });
+      expect(loaded).toBeGreaterThan(0);
+    });
+  });
+
   describe('broski CLI', () => {
     it('--help lists serve and exits 0', async () => {
       const child = start([CLI, '--help'], workDir(), {});

@@ -1,4 +1,4 @@
-import { getQueueToken } from '@nestjs/bullmq';
+import { getQueueToken } from '@nestjs/bull-shared';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
