@@ -112,6 +112,38 @@ describe('database', () => {
       expect(c.sqlite.prepare('SELECT count(*) FROM agents').pluck().get()).toBe(1);
     });
 
+    it('survive another process applying them at the same moment', async () => {
+      // The race of two processes opening a new database at once, made deterministic: another
+      // thread holds the write lock while it applies "the migrations" (here: a table and the
+      // migrator's bookkeeping row). This process reads that nothing is applied yet, waits for
+      // the lock, then finds the table there: its first attempt fails and is rolled back; the
+      // next one sees the other's bookkeeping and has nothing left to do.
+      const c = connect();
+      const file = c.sqlite.name;
+      c.sqlite.exec(
+        'CREATE TABLE IF NOT EXISTS __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)',
+      );
+      const thread = new Worker(
+        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const { parentPort, workerData } = require('node:worker_threads');
+         const db = new Database(workerData.file);
+         db.exec('BEGIN IMMEDIATE');
+         db.exec('CREATE TABLE agents (id text PRIMARY KEY)');
+         db.exec("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('other process', 99999999999999)");
+         parentPort.postMessage('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+         db.exec('COMMIT');
+         db.close();`,
+        { eval: true, workerData: { file } },
+      );
+      await once(thread, 'message');
+      expect(() => runMigrations(c)).not.toThrow();
+      await once(thread, 'exit');
+      expect(c.sqlite.prepare('SELECT hash FROM __drizzle_migrations').pluck().all()).toEqual([
+        'other process',
+      ]);
+    });
+
     it('enforce foreign keys between tasks and workflows', () => {
       const c = connect();
       runMigrations(c);
