@@ -144,6 +144,12 @@ describe('broski (in-process)', () => {
       runCli(['run', 'Plan A', '--require-approval', '--detach'], local),
       runCli(['run', 'Plan B', '--require-approval', '--detach'], local),
     ]);
+    // Two processes created the new database at once: both must have stored their workflow.
+    expect([first.code, second.code, first.stderr + second.stderr]).toEqual([
+      0,
+      0,
+      expect.not.stringMatching(/broski: /),
+    ]);
     const [a, b] = [first.stdout.trim(), second.stdout.trim()];
     // Following in-process plans them; the follow stops where the plan waits for approval.
     for (const id of [a, b]) {
