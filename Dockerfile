@@ -48,4 +48,4 @@ EXPOSE 3000
 # for the API.
 # V8 heap sizing (bench/RESULTS.md): a 4 MB young generation and a 512 MB old-space cap keep the
 # API at about 145 MB RSS instead of 205 MB after a burst of 1,000 workflows (live heap ~40 MB).
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=512", "dist/cli.js", "serve"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=512", "dist/cli.js", "serve"]

@@ -15,7 +15,13 @@ export interface AppConfig {
     requestTimeoutMs: number;
     corsOrigins: string[];
   };
-  database: { path: string; synchronous: Env['SQLITE_SYNCHRONOUS']; busyTimeoutMs: number };
+  database: {
+    path: string;
+    synchronous: Env['SQLITE_SYNCHRONOUS'];
+    busyTimeoutMs: number;
+    /** How often a worker thread checkpoints the WAL; 0: SQLite does it in the writing thread. */
+    checkpointIntervalMs: number;
+  };
   queue: {
     driver: QueueDriverName;
     redisUrl: string | undefined;
@@ -101,6 +107,7 @@ function toAppConfig(env: Env): AppConfig {
       path: env.DATABASE_PATH === ':memory:' ? ':memory:' : path.resolve(env.DATABASE_PATH),
       synchronous: env.SQLITE_SYNCHRONOUS,
       busyTimeoutMs: env.SQLITE_BUSY_TIMEOUT_MS,
+      checkpointIntervalMs: env.SQLITE_CHECKPOINT_INTERVAL_MS,
     },
     queue: {
       driver,

@@ -86,6 +86,10 @@ describe('graceful shutdown of the API', () => {
     expect(exit.code).toBe(0);
     expect(errorLines(api)).toEqual([]);
     expect(api.logs().some((l) => l.msg === 'database backed up at shutdown')).toBe(true);
+    // The database closed last, once its WAL checkpoint thread had stopped: the WAL is folded
+    // back into the main file.
+    const wal = fs.statSync(path.join(dir, 'broski.db-wal'), { throwIfNoEntry: false });
+    expect(wal?.size ?? 0).toBe(0);
 
     const backups = backupsIn(backupDir);
     expect(backups).toHaveLength(1);

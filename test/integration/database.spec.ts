@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -14,8 +15,15 @@ import { SQLITE } from '../../src/modules/database/database.tokens';
 import { MAX_GROUP, Transactor } from '../../src/modules/database/transactor';
 import { DatabaseModule } from '../../src/modules/database/database.module';
 import { ShutdownBackup } from '../../src/modules/database/shutdown-backup';
+import {
+  BACKSTOP_PAGES,
+  RESTART_AFTER_PAGES,
+  SQLITE_DEFAULT_AUTOCHECKPOINT,
+  WalCheckpointer,
+} from '../../src/modules/database/wal-checkpointer';
 import { startTestApp } from '../helpers/app';
 import { tempDir, testConfig } from '../helpers/config';
+import { ensureBuilt, ROOT } from '../helpers/processes';
 
 const TABLES = ['agents', 'workflows', 'tasks', 'workflow_events', 'llm_calls'];
 
@@ -304,7 +312,7 @@ describe('database', () => {
       note('writer', 'deferred before the backup');
       await t.app.get(ShutdownBackup).onApplicationShutdown();
       note('coder', 'deferred before the close');
-      t.app.get(DatabaseModule).onApplicationShutdown();
+      await t.app.get(DatabaseModule).onApplicationShutdown();
       expect(sqlite.open).toBe(false);
       await t.app.close();
 
@@ -513,6 +521,123 @@ describe('database', () => {
       c.sqlite.close();
       await expect(late).rejects.toThrow('the database is closed');
       observer.close();
+    });
+  });
+
+  describe('WAL checkpoints from a worker thread (WalCheckpointer)', () => {
+    const autocheckpoint = (c: Connection) =>
+      c.sqlite.pragma('wal_autocheckpoint', { simple: true });
+    const walPages = (c: Connection) => fs.statSync(`${c.sqlite.name}-wal`).size / (4096 + 24);
+
+    /** `commits` transactions of `rowsPerCommit` rows of about one page each, yielding between. */
+    async function writePages(c: Connection, commits: number, rowsPerCommit: number) {
+      c.sqlite.exec('CREATE TABLE IF NOT EXISTS pages (body TEXT NOT NULL)');
+      const insert = c.sqlite.prepare('INSERT INTO pages (body) VALUES (?)');
+      const body = 'x'.repeat(3500);
+      let largestWal = 0;
+      for (let i = 0; i < commits; i += 1) {
+        c.sqlite.transaction(() => {
+          for (let r = 0; r < rowsPerCommit; r += 1) insert.run(body);
+        })();
+        largestWal = Math.max(largestWal, walPages(c));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      return largestWal;
+    }
+
+    it('keeps the WAL short while the writing connection never checkpoints', async () => {
+      const c = connect();
+      const failures: string[] = [];
+      const checkpointer = WalCheckpointer.start(c.sqlite, {
+        intervalMs: 5,
+        onFailure: (reason) => failures.push(reason),
+      });
+      try {
+        // The writer checkpoints only past BACKSTOP_PAGES; 4,000 pages stay below it.
+        expect(autocheckpoint(c)).toBe(BACKSTOP_PAGES);
+        const largestWal = await writePages(c, 400, 10);
+        expect(c.sqlite.prepare('SELECT count(*) FROM pages').pluck().get()).toBe(4000);
+        // Without the thread the WAL would hold all 4,000 pages (and more: the pages' b-tree).
+        expect(largestWal).toBeLessThan(2.5 * RESTART_AFTER_PAGES);
+        expect(failures).toEqual([]);
+      } finally {
+        await checkpointer.stop();
+      }
+      // Stopped: the writer checkpoints by itself again, at SQLite's default.
+      expect(autocheckpoint(c)).toBe(SQLITE_DEFAULT_AUTOCHECKPOINT);
+      // Every row is in the main file once the WAL is folded back.
+      c.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      c.sqlite.close();
+      const reopened = new Database(path.join(path.dirname(c.sqlite.name), 'broski.db'), {
+        readonly: true,
+      });
+      expect(reopened.prepare('SELECT count(*) FROM pages').pluck().get()).toBe(4000);
+      reopened.close();
+    });
+
+    it('hands checkpoints back to the writer and says why when the thread fails', async () => {
+      const c = connect();
+      // The thread opens the file by its name: moved away, it cannot.
+      fs.renameSync(c.sqlite.name, `${c.sqlite.name}.moved`);
+      const failures: string[] = [];
+      let failed!: () => void;
+      const told = new Promise<void>((resolve) => (failed = resolve));
+      const checkpointer = WalCheckpointer.start(c.sqlite, {
+        intervalMs: 5,
+        onFailure: (reason) => {
+          failures.push(reason);
+          failed();
+        },
+      });
+      await told;
+      fs.renameSync(`${c.sqlite.name}.moved`, c.sqlite.name);
+      await checkpointer.stop();
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatch(/unable to open database file|does not exist/i);
+      expect(autocheckpoint(c)).toBe(SQLITE_DEFAULT_AUTOCHECKPOINT);
+      // The connection itself goes on writing.
+      await writePages(c, 3, 2);
+    });
+
+    it('keeps a process that has nothing else to do alive until the thread has stopped', () => {
+      ensureBuilt();
+      const c = connect();
+      c.sqlite.close();
+      // Nothing but the (unref'd) thread is left when stop() is awaited: what follows must run.
+      const script = `
+        const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+        const { WalCheckpointer } = require(${JSON.stringify(path.join(ROOT, 'dist/modules/database/wal-checkpointer.js'))});
+        const db = new Database(${JSON.stringify(c.sqlite.name)});
+        const checkpointer = WalCheckpointer.start(db, { intervalMs: 5, onFailure: () => {} });
+        setTimeout(async () => {
+          await checkpointer.stop();
+          db.close();
+          process.stdout.write('closed after the thread');
+        }, 50);`;
+      const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(out).toBe('closed after the thread');
+    });
+
+    it('runs in every process on a database file, unless SQLITE_CHECKPOINT_INTERVAL_MS=0', async () => {
+      const withThread = testConfig();
+      const withoutThread = testConfig({ SQLITE_CHECKPOINT_INTERVAL_MS: '0' });
+      dirs.push(withThread.dir, withoutThread.dir);
+      for (const [config, expected] of [
+        [withThread, BACKSTOP_PAGES],
+        [withoutThread, SQLITE_DEFAULT_AUTOCHECKPOINT],
+      ] as const) {
+        const app = await startTestApp(config);
+        try {
+          const sqlite = app.app.get<Database.Database>(SQLITE);
+          expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(expected);
+        } finally {
+          await app.close();
+        }
+        // A clean shutdown stops the thread and still folds the WAL back into the main file.
+        expect(
+          fs.statSync(`${config.database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0,
+        ).toBe(0);
+      }
     });
   });
 });
