@@ -16,7 +16,7 @@ import { MAX_GROUP, Transactor } from '../../src/modules/database/transactor';
 import { DatabaseModule } from '../../src/modules/database/database.module';
 import { ShutdownBackup } from '../../src/modules/database/shutdown-backup';
 import {
-  BACKSTOP_PAGES,
+  BACKSTOP_FACTOR,
   RESTART_AFTER_PAGES,
   SQLITE_DEFAULT_AUTOCHECKPOINT,
   WalCheckpointer,
@@ -550,15 +550,16 @@ describe('database', () => {
       const failures: string[] = [];
       const checkpointer = WalCheckpointer.start(c.sqlite, {
         intervalMs: 5,
+        restartPages: 400,
         onFailure: (reason) => failures.push(reason),
       });
       try {
-        // The writer checkpoints only past BACKSTOP_PAGES; 4,000 pages stay below it.
-        expect(autocheckpoint(c)).toBe(BACKSTOP_PAGES);
+        // The writer checkpoints only past 2.5 × 400 pages; 4,000 pages go past that.
+        expect(autocheckpoint(c)).toBe(400 * BACKSTOP_FACTOR);
         const largestWal = await writePages(c, 400, 10);
         expect(c.sqlite.prepare('SELECT count(*) FROM pages').pluck().get()).toBe(4000);
-        // Without the thread the WAL would hold all 4,000 pages (and more: the pages' b-tree).
-        expect(largestWal).toBeLessThan(2.5 * RESTART_AFTER_PAGES);
+        // Without the thread the WAL would grow to the writer's threshold (1,000 pages).
+        expect(largestWal).toBeLessThan(800);
         expect(failures).toEqual([]);
       } finally {
         await checkpointer.stop();
@@ -623,7 +624,7 @@ describe('database', () => {
       const withoutThread = testConfig({ SQLITE_CHECKPOINT_INTERVAL_MS: '0' });
       dirs.push(withThread.dir, withoutThread.dir);
       for (const [config, expected] of [
-        [withThread, BACKSTOP_PAGES],
+        [withThread, RESTART_AFTER_PAGES * BACKSTOP_FACTOR],
         [withoutThread, SQLITE_DEFAULT_AUTOCHECKPOINT],
       ] as const) {
         const app = await startTestApp(config);
