@@ -74,9 +74,9 @@ export interface CheckpointerOptions {
  * A checkpoint copies the WAL's pages into the main file and syncs both files to disk. SQLite
  * runs it in the connection whose commit took the WAL past 1000 pages; measured here, that made a
  * commit cost about four times as much per page as writing the page (two fsyncs of a few MB
- * each, every 1000 pages). The thread takes them over: the writing connection's own threshold goes up to
- * BACKSTOP_FACTOR times the restart threshold (a bound should the thread fall behind), and back to SQLite's default when the
- * thread stops or fails. Durability is the same: in WAL mode with synchronous=NORMAL, commits are
+ * each, every 1000 pages). The thread takes them over: the writing connection's own threshold
+ * goes up to BACKSTOP_FACTOR times the restart threshold (a bound should the thread fall behind),
+ * and back to SQLite's default when the thread stops or fails. Durability is the same: in WAL mode with synchronous=NORMAL, commits are
  * synced at checkpoints, whichever thread runs them.
  */
 export class WalCheckpointer {
