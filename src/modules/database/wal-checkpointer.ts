@@ -76,8 +76,8 @@ export interface CheckpointerOptions {
  * commit cost about four times as much per page as writing the page (two fsyncs of a few MB
  * each, every 1000 pages). The thread takes them over: the writing connection's own threshold
  * goes up to BACKSTOP_FACTOR times the restart threshold (a bound should the thread fall behind),
- * and back to SQLite's default when the thread stops or fails. Durability is the same: in WAL mode with synchronous=NORMAL, commits are
- * synced at checkpoints, whichever thread runs them.
+ * and back to SQLite's default when the thread stops or fails. Durability is the same: in WAL
+ * mode with synchronous=NORMAL, commits are synced at checkpoints, whichever thread runs them.
  */
 export class WalCheckpointer {
   private stopped = false;
