@@ -42,6 +42,7 @@ try {
   const Database = require(workerData.driver);
   db = new Database(workerData.file, { fileMustExist: true });
   db.pragma('busy_timeout = ' + workerData.restartWaitMs);
+  db.pragma('synchronous = ' + workerData.synchronous);
   const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
   timer = setInterval(() => {
@@ -123,6 +124,11 @@ export class WalCheckpointer {
         intervalMs: options.intervalMs,
         restartPages,
         restartWaitMs: RESTART_WAIT_MS,
+        // A checkpoint syncs as its connection's setting says: the writer's (SQLITE_SYNCHRONOUS).
+        synchronous: z
+          .number()
+          .int()
+          .parse(sqlite.pragma('synchronous', { simple: true })),
       },
       // A connection and a timer: the smallest heap V8 allows is plenty.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
