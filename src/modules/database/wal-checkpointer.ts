@@ -7,7 +7,7 @@ export const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 /**
  * Past this many WAL pages (32 MB) the thread restarts the WAL: the next writer writes it from its
  * start again. A restart holds writers back while it runs; 8000 pages ran about 8 % more steps per
- * second than 1000 in paired bench runs, with the file at most a few MB longer.
+ * second than 1000 in paired bench runs, for a WAL file of up to 32 MB instead of 4 MB.
  */
 export const RESTART_AFTER_PAGES = 8000;
 /**

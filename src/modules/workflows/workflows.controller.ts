@@ -68,6 +68,7 @@ export class WorkflowsController {
     @Body() body: SubmitWorkflowDto,
     @Query() query: SubmitQueryDto,
     @Headers('idempotency-key') rawKey: string | undefined,
+    @RequestId() requestId: string,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const key = rawKey === undefined ? undefined : idempotencyKeySchema.safeParse(rawKey);
@@ -77,7 +78,7 @@ export class WorkflowsController {
         zodIssuesToFieldErrors(key.error).map((e) => ({ ...e, path: 'Idempotency-Key' })),
       );
     }
-    const submitted = await this.orchestrator.submit(body, key?.data, reply.request.id);
+    const submitted = await this.orchestrator.submit(body, key?.data, requestId);
     let workflow = submitted.workflow;
     if (query.wait !== undefined && query.wait > 0 && !isTerminalWorkflow(workflow.status)) {
       workflow = await this.orchestrator.waitForTerminal(workflow.id, query.wait);
