@@ -303,4 +303,27 @@ describe('offline model: excerpts of earlier outputs', () => {
     expect(excerpt(text, 20)).toBe('The real opening…');
     expect(excerpt('Short and plain', 20)).toBe('Short and plain');
   });
+
+  it('treats every kind of whitespace and markup run as one space', () => {
+    expect(excerpt('a\u00a0\u00a0b\t\u2003c\r\n>_d**e', 40)).toBe('a b c d e');
+    expect(excerpt('***', 10)).toBe('');
+    expect(excerpt('one-very-long-word-without-any-break', 10)).toBe('one-very-l…');
+  });
+
+  it('quotes a step by what it says, not by its heading or brief', async () => {
+    const summary = (output: string) =>
+      generate({
+        purpose: 'summary',
+        request: BAKERY,
+        outputs: [{ key: 'k', title: 'Step', agentType: 'writer', output }],
+        safety: { approved: true, notes: 'ok' },
+      }).then((r) => r.text.split('\n').find((line) => line.startsWith('1. ')));
+    await expect(
+      summary('## Step\n\n_Request:_ "the request"\n\n**Brief:** the brief\n\nThe substance.'),
+    ).resolves.toBe('1. **Step** (writer): The substance.');
+    // Nothing but a heading: the heading is the excerpt.
+    await expect(summary('## Only a heading')).resolves.toBe(
+      '1. **Step** (writer): Only a heading',
+    );
+  });
 });

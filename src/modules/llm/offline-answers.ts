@@ -136,23 +136,74 @@ const PART_TEXT: Record<
 // ---------------------------------------------------------------------------------------------
 // Text helpers
 
-/** Whitespace collapsed to single spaces, cut at a word boundary with an ellipsis. */
-export function excerpt(text: string, max = 160): string {
-  // Flattening only ever shortens the text, so a head of 4 × max is enough when it stays longer
-  // than max once flattened (long step outputs are the common case).
-  const head = text.length > max * 4 ? flatten(text.slice(0, max * 4)) : undefined;
-  const oneLine = head !== undefined && head.length > max ? head : flatten(text);
+/** Markdown marks that flattening turns into spaces, like whitespace: # * ` > _ */
+function isMark(code: number): boolean {
+  return code === 35 || code === 42 || code === 96 || code === 62 || code === 95;
+}
+
+/** What `\s` matches in a JavaScript regular expression. */
+function isSpace(code: number): boolean {
+  if (code <= 32) return code === 32 || (code >= 9 && code <= 13);
+  if (code < 160) return false;
+  return (
+    code === 160 ||
+    code === 5760 ||
+    (code >= 8192 && code <= 8202) ||
+    code === 8232 ||
+    code === 8233 ||
+    code === 8239 ||
+    code === 8287 ||
+    code === 12288 ||
+    code === 65279
+  );
+}
+
+function isSeparator(code: number): boolean {
+  return isSpace(code) || isMark(code);
+}
+
+/**
+ * Text flattened to one line (every run of whitespace and markdown marks one space, trimmed),
+ * built from pieces word by word and only as far as `limit` characters: step outputs run to
+ * kilobytes, and an excerpt needs its first line's worth.
+ */
+class FlatText {
+  text = '';
+
+  constructor(private readonly limit: number) {}
+
+  get full(): boolean {
+    return this.text.length >= this.limit;
+  }
+
+  /** Adds a piece; the boundary before it separates words like a space. */
+  add(piece: string): void {
+    const n = piece.length;
+    let i = 0;
+    while (i < n && !this.full) {
+      while (i < n && isSeparator(piece.charCodeAt(i))) i += 1;
+      if (i === n) return;
+      let j = i + 1;
+      while (j < n && !isSeparator(piece.charCodeAt(j))) j += 1;
+      this.text += this.text === '' ? piece.slice(i, j) : ` ${piece.slice(i, j)}`;
+      i = j;
+    }
+  }
+}
+
+/** A flattened text of more than `max` characters cut at a word boundary, with an ellipsis. */
+function cutAt(oneLine: string, max: number): string {
   if (oneLine.length <= max) return oneLine;
   const cut = oneLine.slice(0, max);
   const lastSpace = cut.lastIndexOf(' ');
   return `${(lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut).trimEnd()}…`;
 }
 
-function flatten(text: string): string {
-  return text
-    .replace(/[#*`>_]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+/** Whitespace and markdown marks collapsed to single spaces, cut at a word boundary with an ellipsis. */
+export function excerpt(text: string, max = 160): string {
+  const flat = new FlatText(max + 1);
+  flat.add(text);
+  return cutAt(flat.text, max);
 }
 
 /** The object of the request: "Research, design and build a landing page" → "a landing page". */
@@ -398,34 +449,27 @@ const PALETTES = [
   ],
 ] as const;
 
+const HEADING_LINE = /^#{1,6}\s/;
+const BRIEF_LINE = /^(_Request:_|\*\*Brief:\*\*)/;
+
 /**
- * The excerpt of what an earlier step said, without its heading and brief lines. Step outputs
- * run to kilobytes and excerpt() reads only the first 4 × max characters once the text is longer
- * (and they flatten to more than max): lines are read until that head is known.
+ * The excerpt of what an earlier step said, without its heading and brief lines (the whole
+ * output when nothing else is left). Lines are read only until the excerpt is known.
  */
 function substanceExcerpt(output: string, max: number): string {
-  const kept: string[] = [];
-  let length = 0;
+  const flat = new FlatText(max + 1);
+  let hasText = false;
   let start = 0;
-  let headKnown = false;
-  for (let index = 0; start <= output.length; index += 1) {
+  for (let index = 0; start <= output.length && !flat.full; index += 1) {
     const end = output.indexOf('\n', start);
     const line = output.slice(start, end === -1 ? undefined : end);
     start = end === -1 ? output.length + 1 : end + 1;
-    if (index === 0 && /^#{1,6}\s/.test(line)) continue;
-    if (/^(_Request:_|\*\*Brief:\*\*)/.test(line)) continue;
-    kept.push(line);
-    length += line.length + 1;
-    if (!headKnown && length > max * 4) {
-      const text = kept.join('\n').trim();
-      if (text.length > max * 4) {
-        // The head no longer changes; if it flattens too short, excerpt() needs the whole text.
-        headKnown = true;
-        if (flatten(text.slice(0, max * 4)).length > max) break;
-      }
-    }
+    if (index === 0 && HEADING_LINE.test(line)) continue;
+    if (BRIEF_LINE.test(line)) continue;
+    if (!hasText && /\S/.test(line)) hasText = true;
+    flat.add(line);
   }
-  return excerpt(kept.join('\n').trim() || output, max);
+  return hasText ? cutAt(flat.text, max) : excerpt(output, max);
 }
 
 function dependencySection(dependencies: StepOutputBrief[]): string {
