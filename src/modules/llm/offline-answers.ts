@@ -191,7 +191,7 @@ class FlatText {
   }
 }
 
-/** A flattened text of more than `max` characters cut at a word boundary, with an ellipsis. */
+/** A flattened text as it is when it fits in `max` characters, else cut at a word with an ellipsis. */
 function cutAt(oneLine: string, max: number): string {
   if (oneLine.length <= max) return oneLine;
   const cut = oneLine.slice(0, max);
@@ -199,7 +199,7 @@ function cutAt(oneLine: string, max: number): string {
   return `${(lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut).trimEnd()}…`;
 }
 
-/** Whitespace and markdown marks collapsed to single spaces, cut at a word boundary with an ellipsis. */
+/** The text on one line (whitespace and markdown marks as single spaces), at most `max` + '…'. */
 export function excerpt(text: string, max = 160): string {
   const flat = new FlatText(max + 1);
   flat.add(text);
