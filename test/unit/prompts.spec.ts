@@ -71,6 +71,39 @@ describe('prompt building', () => {
     expect(summary).toContain('leaks a key');
   });
 
+  it('quotes each output trimmed under its heading, the section trimmed as a whole', () => {
+    const quoted = [
+      { key: 'a', title: 'First', agentType: 'researcher', output: '\n  one\n' },
+      { key: 'b', title: 'Empty', agentType: 'writer', output: ' \t\n' },
+      { key: 'c', title: 'Last empty', agentType: 'coder', output: '\u2028 ' },
+    ];
+    const safety = buildSafetyPrompt({ request: ' r ', outputs: quoted });
+    expect(safety).toBe(
+      [
+        '## The request\nr\n',
+        '## Outputs to review\n' +
+          '### First (step "a", by the researcher)\none\n\n' +
+          '### Empty (step "b", by the writer)\n\n\n' +
+          '### Last empty (step "c", by the coder)\n',
+        '## Answer\nAnswer with a JSON object {"approved": true or false, "notes": "specific notes on every concern, or why it is safe"}.\n',
+      ].join('\n'),
+    );
+    const step = buildStepPrompt({
+      request: 'r',
+      title: 't',
+      instructions: 'i',
+      dependencies: quoted.slice(0, 1),
+    });
+    expect(step).toBe(
+      [
+        '## The overall request\nr\n',
+        '## Your step: t\ni\n',
+        '## Results of the steps you build on\n### First (step "a", by the researcher)\none\n',
+        '## Answer\nDeliver the result of your step itself, complete and ready to use.\n',
+      ].join('\n'),
+    );
+  });
+
   it('hashes submissions independently of key order', () => {
     const a = hashSubmission({ request: 'r', requireApproval: false, metadata: { a: 1, b: 2 } });
     const b = hashSubmission({ metadata: { b: 2, a: 1 }, requireApproval: false, request: 'r' });

@@ -6,14 +6,41 @@ import { MAX_PLAN_STEPS } from './plan-validation';
  * The offline model reads the structured context instead.
  */
 
+/*
+ * Built by concatenation, not `join`: V8 keeps a concatenation of long strings as a tree of the
+ * parts until something reads its characters. The offline model reads only a prompt's length,
+ * and a provider's request body copies it once; `join` (and `trim` of a concatenation) copied
+ * the step outputs a prompt quotes again at each level.
+ */
+
 function section(title: string, body: string): string {
   return `## ${title}\n${body.trim()}\n`;
 }
 
+/** A section whose body is trimmed already (it is not copied to trim it again). */
+function trimmedSection(title: string, body: string): string {
+  return '## ' + title + '\n' + body + '\n';
+}
+
+/** The outputs one after the other, trimmed as a whole (as `section` would trim them). */
 function outputsSection(outputs: readonly StepOutputBrief[]): string {
-  return outputs
-    .map((o) => `### ${o.title} (step "${o.key}", by the ${o.agentType})\n${o.output.trim()}`)
-    .join('\n\n');
+  let body = '';
+  outputs.forEach((o, index) => {
+    const output = o.output.trim();
+    if (index > 0) body += '\n\n';
+    body += '### ' + o.title + ' (step "' + o.key + '", by the ' + o.agentType + ')';
+    // An empty last output would leave the heading's line break at the end, which trim drops.
+    if (output !== '' || index < outputs.length - 1) body += '\n' + output;
+  });
+  return body;
+}
+
+function lines(parts: readonly string[]): string {
+  let text = '';
+  parts.forEach((part, index) => {
+    text += index === 0 ? part : '\n' + part;
+  });
+  return text;
 }
 
 export function buildPlanPrompt(input: {
@@ -42,7 +69,7 @@ export function buildPlanPrompt(input: {
       ),
     );
   }
-  return parts.join('\n');
+  return lines(parts);
 }
 
 export function buildStepPrompt(input: {
@@ -56,26 +83,28 @@ export function buildStepPrompt(input: {
     section(`Your step: ${input.title}`, input.instructions),
   ];
   if (input.dependencies.length > 0) {
-    parts.push(section('Results of the steps you build on', outputsSection(input.dependencies)));
+    parts.push(
+      trimmedSection('Results of the steps you build on', outputsSection(input.dependencies)),
+    );
   }
   parts.push(
     section('Answer', 'Deliver the result of your step itself, complete and ready to use.'),
   );
-  return parts.join('\n');
+  return lines(parts);
 }
 
 export function buildSafetyPrompt(input: {
   request: string;
   outputs: readonly StepOutputBrief[];
 }): string {
-  return [
+  return lines([
     section('The request', input.request),
-    section('Outputs to review', outputsSection(input.outputs)),
+    trimmedSection('Outputs to review', outputsSection(input.outputs)),
     section(
       'Answer',
       'Answer with a JSON object {"approved": true or false, "notes": "specific notes on every concern, or why it is safe"}.',
     ),
-  ].join('\n');
+  ]);
 }
 
 export function buildSummaryPrompt(input: {
@@ -83,9 +112,9 @@ export function buildSummaryPrompt(input: {
   outputs: readonly StepOutputBrief[];
   safety: { approved: boolean; notes: string };
 }): string {
-  return [
+  return lines([
     section('The request', input.request),
-    section('What the team produced', outputsSection(input.outputs)),
+    trimmedSection('What the team produced', outputsSection(input.outputs)),
     section(
       'Safety review',
       `${input.safety.approved ? 'Approved' : 'NOT approved'}. ${input.safety.notes}`,
@@ -94,5 +123,5 @@ export function buildSummaryPrompt(input: {
       'Answer',
       'Write a concise summary for the user: what was produced, the key decisions, and anything that needs their attention.',
     ),
-  ].join('\n');
+  ]);
 }

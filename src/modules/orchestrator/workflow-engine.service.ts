@@ -118,7 +118,9 @@ export class WorkflowEngine {
       });
       return;
     }
-    const orchestrator = this.agents.getRow('orchestrator');
+    // The orchestrator is always active (it cannot be disabled): it is in the catalogue just read.
+    const orchestrator =
+      catalogue.find((a) => a.type === 'orchestrator') ?? this.agents.getRow('orchestrator');
     const briefs = catalogue
       .filter((a) => allowed.includes(a.type))
       .map((a) => ({ type: a.type, name: a.name, description: a.description }));
