@@ -7,9 +7,8 @@ import { SQLITE } from './database.tokens';
 
 /** How long deferred writes wait before another attempt when their transaction failed. */
 const RETRY_MS = 100;
-/** The first and the longest wait between two attempts to take the write lock. */
-const FIRST_WAIT_MS = 0.05;
-const LONGEST_WAIT_MS = 4;
+/** How long a group commit lets the event loop run before it tries the write lock again. */
+const YIELD_MS = 1;
 /** At most this many grouped works share one commit (bounds how long the write lock is held). */
 export const MAX_GROUP = 256;
 
@@ -56,11 +55,12 @@ class TransactionLostError extends Error {
  *   `immediate`), else on the next turn of the event loop, and at the latest when the database
  *   closes.
  *
- * While another process holds the write lock, SQLite's own busy handler sleeps 1, 2, 5, 10 ms…
- * between attempts, far longer than our transactions hold the lock (~0.1 ms): with two workers
- * and the API writing, most of the time went to those sleeps. Taking the lock is retried here
- * instead, after 0.05 ms, then twice as long each time up to 4 ms, within SQLITE_BUSY_TIMEOUT_MS
- * in all; every other statement keeps SQLite's busy timeout.
+ * The write lock: `immediate` waits for it in SQLite's busy handler (SQLITE_BUSY_TIMEOUT_MS,
+ * sleeping 1, 2, 5… ms between tries, without CPU). A group commit never blocks on it: when
+ * another process holds it, the group tries again YIELD_MS later, and the works queued meanwhile
+ * join it. The process goes on with its other jobs and requests while it waits (the API, which
+ * submits through the group commit, keeps answering). The group fails with SQLITE_BUSY once
+ * SQLITE_BUSY_TIMEOUT_MS passed since its first try.
  */
 @Injectable()
 export class Transactor {
@@ -68,16 +68,15 @@ export class Transactor {
   private queued: GroupedWork[] = [];
   private flushScheduled = false;
   private retryScheduled = false;
+  /** When the scheduled flush first found the write lock taken (its SQLITE_BUSY_TIMEOUT_MS runs from there). */
+  private lockWaitSince: number | undefined;
   private readonly busyTimeoutMs: number;
-  private readonly noBusyWait: Database.Statement;
-  private readonly busyWait: Database.Statement;
   private readonly beginStmt: Database.Statement;
   private readonly commitStmt: Database.Statement;
   private readonly rollbackStmt: Database.Statement;
   private readonly savepointStmt: Database.Statement;
   private readonly releaseStmt: Database.Statement;
   private readonly rollbackToStmt: Database.Statement;
-  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     @Inject(SQLITE) private readonly sqlite: Database.Database,
@@ -86,8 +85,6 @@ export class Transactor {
   ) {
     this.logger?.setContext(Transactor.name);
     this.busyTimeoutMs = config.database.busyTimeoutMs;
-    this.noBusyWait = sqlite.prepare('PRAGMA busy_timeout = 0');
-    this.busyWait = sqlite.prepare(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
     this.beginStmt = sqlite.prepare('BEGIN IMMEDIATE');
     this.commitStmt = sqlite.prepare('COMMIT');
     this.rollbackStmt = sqlite.prepare('ROLLBACK');
@@ -150,9 +147,54 @@ export class Transactor {
   flush(): void {
     // Inside a transaction the group would be a savepoint of it, settled before its commit.
     if (this.sqlite.inTransaction) throw new Error('flush() was called inside a transaction');
+    this.lockWaitSince = undefined;
+    this.flushGroups(undefined);
+  }
+
+  /**
+   * The scheduled flush: as `flush()`, but while another process holds the write lock it tries
+   * again YIELD_MS later (works queued meanwhile join the group), until SQLITE_BUSY_TIMEOUT_MS
+   * from the first try.
+   */
+  private flushWhenFree(): void {
+    if (this.queued.length === 0 && this.pending.length === 0) return;
+    if (!this.sqlite.open || this.sqlite.inTransaction) return this.flushLogged();
+    const since = (this.lockWaitSince ??= performance.now());
+    let first: { begun: true } | { error: unknown };
+    try {
+      this.beginWithoutWaiting();
+      first = { begun: true };
+    } catch (error) {
+      if (isBusy(error) && performance.now() - since < this.busyTimeoutMs) {
+        this.flushScheduled = true;
+        setTimeout(() => {
+          this.flushScheduled = false;
+          this.flushWhenFree();
+        }, YIELD_MS);
+        return;
+      }
+      first = { error };
+    }
+    this.lockWaitSince = undefined;
+    try {
+      this.flushGroups(first);
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'deferred records not written yet; trying again');
+    }
+  }
+
+  /**
+   * The queued groups, one transaction each. `first`: the first group's transaction is open
+   * already, or taking the lock for it failed with `error`.
+   */
+  private flushGroups(first: { begun: true } | { error: unknown } | undefined): void {
     for (;;) {
       const works = this.queued.splice(0, MAX_GROUP);
-      if (works.length === 0 && this.pending.length === 0) return;
+      if (works.length === 0 && this.pending.length === 0) {
+        // Nothing to write after all (the callers check first): give the lock back.
+        if (first !== undefined && 'begun' in first) this.rollbackStmt.run();
+        return;
+      }
       if (!this.sqlite.open) {
         const closed = new Error('the database is closed');
         for (const w of works) w.fail(closed);
@@ -160,12 +202,15 @@ export class Transactor {
         continue;
       }
       const deferred = this.takePending();
+      const lock = first;
+      first = undefined;
       let failures: Map<GroupedWork, unknown>;
       try {
+        if (lock !== undefined && 'error' in lock) throw lock.error;
         failures = this.run(() => {
           this.writeDeferred(deferred);
           return this.executeAll(works);
-        });
+        }, lock !== undefined);
       } catch (error) {
         // Nothing of it committed.
         this.restorePending(deferred);
@@ -207,10 +252,15 @@ export class Transactor {
     }
   }
 
-  /** `work` in one write transaction (inside another: a savepoint). */
-  private run<T>(work: () => T): T {
-    if (this.sqlite.inTransaction) return this.savepoint(work);
-    this.begin();
+  /**
+   * `work` in one write transaction (inside another: a savepoint). `begun`: the caller took the
+   * write lock for it already.
+   */
+  private run<T>(work: () => T, begun = false): T {
+    if (!begun) {
+      if (this.sqlite.inTransaction) return this.savepoint(work);
+      this.beginStmt.run();
+    }
     let value: T;
     try {
       value = work();
@@ -242,26 +292,15 @@ export class Transactor {
     return value;
   }
 
-  /** BEGIN IMMEDIATE with short retries while another process writes (see the class comment). */
-  private begin(): void {
-    const started = performance.now();
-    let waitMs = FIRST_WAIT_MS;
-    this.noBusyWait.get();
+  /** BEGIN IMMEDIATE, or SQLITE_BUSY at once while another process holds the write lock. */
+  private beginWithoutWaiting(): void {
+    // SQLite sets a busy timeout when it compiles the PRAGMA, not when it runs it: a prepared
+    // `PRAGMA busy_timeout = 0` run again changes nothing, so each change is compiled anew.
+    this.sqlite.pragma('busy_timeout = 0');
     try {
-      for (;;) {
-        try {
-          this.beginStmt.run();
-          return;
-        } catch (error) {
-          if (!isBusy(error) || performance.now() - started + waitMs > this.busyTimeoutMs) {
-            throw error;
-          }
-          Atomics.wait(this.sleeper, 0, 0, waitMs);
-          waitMs = Math.min(waitMs * 2, LONGEST_WAIT_MS);
-        }
-      }
+      this.beginStmt.run();
     } finally {
-      this.busyWait.get();
+      this.sqlite.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
@@ -284,7 +323,7 @@ export class Transactor {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flushLogged();
+      this.flushWhenFree();
     });
   }
 

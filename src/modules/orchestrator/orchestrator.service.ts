@@ -55,7 +55,10 @@ export class OrchestratorService {
     // agents were disabled since.
     if (input.agents !== undefined) this.assertKnownAgents(input.agents);
     const id = newId();
-    const inserted = this.tx.immediate(() => {
+    // Group commit: submissions arriving together share one commit, and while a worker holds the
+    // write lock the API goes on serving requests. Settled once committed: what is answered 202
+    // is stored.
+    const inserted = await this.tx.grouped(() => {
       const now = nowIso();
       const created = this.workflows.insert({
         id,
