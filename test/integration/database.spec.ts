@@ -3,9 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { performance } from 'node:perf_hooks';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/app-config';
 import {
@@ -214,7 +211,7 @@ describe('database', () => {
       c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
       const insert = c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)');
       const notes = () => c.sqlite.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
-      return { c, tx: new Transactor(c.sqlite, loadConfig({})), insert, notes };
+      return { c, tx: new Transactor(c.sqlite), insert, notes };
     }
     const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -285,7 +282,7 @@ describe('database', () => {
     it('gives up with SQLITE_BUSY after SQLITE_BUSY_TIMEOUT_MS', async () => {
       const c = connect({ SQLITE_BUSY_TIMEOUT_MS: '20' });
       c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
-      const tx = new Transactor(c.sqlite, loadConfig({ SQLITE_BUSY_TIMEOUT_MS: '20' }));
+      const tx = new Transactor(c.sqlite);
       const lock = await holdWriteLock(c.sqlite.name, 300);
       let ran = false;
       expect(() =>
@@ -344,7 +341,7 @@ describe('database', () => {
       const insert = c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)');
       const observer = new Database(c.sqlite.name, { readonly: true });
       const committed = () => observer.prepare('SELECT text FROM notes ORDER BY id').pluck().all();
-      return { c, tx: new Transactor(c.sqlite, loadConfig(env)), insert, committed, observer };
+      return { c, tx: new Transactor(c.sqlite), insert, committed, observer };
     }
 
     it('commits the works of one turn together, and settles each promise after the commit', async () => {
@@ -501,62 +498,6 @@ describe('database', () => {
       await tx.grouped(() => insert.run('after'));
       expect(committed()).toEqual(['after']);
       observer.close();
-    });
-
-    it("waits for another process's write lock without blocking the event loop; works queued meanwhile join the group", async () => {
-      const { c, tx, insert, committed, observer } = setUp();
-      const lock = await holdWriteLock(c.sqlite.name, 120);
-      let ticks = 0;
-      const ticker = setInterval(() => (ticks += 1), 5);
-      let settled = false;
-      const first = tx
-        .grouped(() => insert.run('first'))
-        .then(() => {
-          settled = true;
-          return committed();
-        });
-      await sleep(40);
-      // The lock is still held: the group waits, and timers kept firing meanwhile.
-      const ticksWhileLocked = ticks;
-      const settledWhileLocked = settled;
-      const second = tx.grouped(() => insert.run('second'));
-      const seenWhenFirstSettled = await first;
-      await second;
-      clearInterval(ticker);
-      await lock.released;
-      expect(settledWhileLocked).toBe(false);
-      expect(ticksWhileLocked).toBeGreaterThanOrEqual(3);
-      // The work queued during the wait was committed with the first one.
-      expect(seenWhenFirstSettled).toEqual(['first', 'second']);
-      observer.close();
-    });
-
-    it('keeps the API answering while another process holds the write lock; the submission is stored once it is free', async () => {
-      const config = testConfig();
-      const t = await startTestApp(config);
-      try {
-        const server = t.app.getHttpServer();
-        const lock = await holdWriteLock(config.database.path, 300);
-        const started = performance.now();
-        const submitted = request(server)
-          .post('/api/v1/workflows')
-          .send({ request: 'Write a short poem about bread' })
-          .then((response) => ({ response, ms: performance.now() - started }));
-        await sleep(20);
-        const live = await request(server).get('/health/live');
-        const liveMs = performance.now() - started;
-        const { response, ms } = await submitted;
-        await lock.released;
-        expect(live.status).toBe(200);
-        // Answered while the submission waited for the lock, not after it.
-        expect(liveMs).toBeLessThan(ms);
-        expect(response.status).toBe(202);
-        const id = z.object({ id: z.string() }).parse(response.body).id;
-        const stored = await request(server).get(`/api/v1/workflows/${id}`);
-        expect(stored.status).toBe(200);
-      } finally {
-        await t.close();
-      }
     });
 
     it('refuses to flush from inside a transaction (the group would not be committed there)', async () => {

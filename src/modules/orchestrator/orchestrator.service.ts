@@ -55,9 +55,8 @@ export class OrchestratorService {
     // agents were disabled since.
     if (input.agents !== undefined) this.assertKnownAgents(input.agents);
     const id = newId();
-    // Group commit: submissions arriving together share one commit, and while a worker holds the
-    // write lock the API goes on serving requests. Settled once committed: what is answered 202
-    // is stored.
+    // Group commit: submissions arriving together share one commit (and one wait for the write
+    // lock while a worker holds it). Settled once committed: what is answered 202 is stored.
     const inserted = await this.tx.grouped(() => {
       const now = nowIso();
       const created = this.workflows.insert({
