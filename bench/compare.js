@@ -48,8 +48,9 @@ for (const i of [0, 1]) {
     ' ms',
   );
 }
+// A section (http, orch, startup) missing from either run (`--only=...`) has no rows.
 for (const i of [0, 1, 2]) {
-  const label = (r) => r.orch.setups[i].label;
+  const label = (r) => r.orch?.setups[i]?.label ?? `setup ${i}`;
   add(`Steps/s, ${label(after)}`, (r) => r.orch.setups[i].stepsPerSec.median);
   add(
     `Steps/s ÷ raw BullMQ jobs/s, ${label(after)}`,

@@ -55,9 +55,7 @@ export class OrchestratorService {
     // agents were disabled since.
     if (input.agents !== undefined) this.assertKnownAgents(input.agents);
     const id = newId();
-    // Group commit: submissions arriving together share one commit (and one wait for the write
-    // lock while a worker holds it). Settled once committed: what is answered 202 is stored.
-    const inserted = await this.tx.grouped(() => {
+    const store = () => {
       const now = nowIso();
       const created = this.workflows.insert({
         id,
@@ -78,7 +76,12 @@ export class OrchestratorService {
         });
       }
       return created;
-    });
+    };
+    // Where this process runs no jobs (an API with RUN_WORKERS=false), submissions arriving
+    // together share one commit, and one wait for the write lock while a worker holds it. A
+    // process that runs jobs groups its steps' results: a submission commits alone there, so
+    // that its answer does not wait for their writes. Either way what is answered is stored.
+    const inserted = this.queue.consuming ? this.tx.immediate(store) : await this.tx.grouped(store);
     if (!inserted && idempotencyKey !== undefined) {
       // Another request with the same key won the race.
       const existing = this.workflows.findByIdempotencyKey(idempotencyKey);
