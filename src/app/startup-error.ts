@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/app-config';
+import { messageOf } from '../common/error-message';
 
 /** Prints why a process could not start (one line, on stderr) and exits non-zero. */
 export function exitOnStartupError(error: unknown, what: string): never {
@@ -6,7 +7,7 @@ export function exitOnStartupError(error: unknown, what: string): never {
     process.stderr.write(`broski: cannot start ${what}: ${error.message}\n`);
     process.exit(2);
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   process.stderr.write(`broski: cannot start ${what}: ${message}\n`);
   process.exit(1);
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../config/app-config';
+import { messageOf } from '../../common/error-message';
 
 /**
  * The exit codes of `broski` (ARCHITECTURE §6): scripts rely on them.
@@ -101,7 +102,7 @@ export function toCliFailure(error: unknown): CliFailure {
   if (error instanceof ProtocolError) {
     return { exitCode: ExitCode.WORKFLOW_FAILED, message: error.message, details: [] };
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const stack = error instanceof Error && error.stack !== undefined ? [error.stack] : [];
   return { exitCode: ExitCode.WORKFLOW_FAILED, message, details: stack };
 }

@@ -6,6 +6,7 @@ import type { BroskiClient } from './client/broski-client';
 import { HttpClient, normalizeApiUrl } from './client/http.client';
 import type { InProcessClient } from './client/in-process.client';
 import { Output } from './output/output';
+import { messageOf } from '../../common/error-message';
 
 /** The flags every command accepts (declared once on the program: see cli-program.ts). */
 export const globalOptionsSchema = z.object({
@@ -44,9 +45,7 @@ export class CliSession {
       try {
         apiUrl = normalizeApiUrl(rawUrl);
       } catch (error) {
-        throw new UsageError(
-          `--api-url: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new UsageError(`--api-url: ${messageOf(error)}`);
       }
     }
     return new CliSession(options, config, new Output(options), apiUrl);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { messageOf } from '../../common/error-message';
 
 /** Backups written by `backupDatabase` into the backup directory are named like this. */
 export const BACKUP_FILE_PATTERN = /^broski-\d{8}T\d{6}\d{3}Z\.db$/;
@@ -66,7 +67,7 @@ export async function backupDatabase(
   } catch (error) {
     removeQuietly(temporary);
     if (error instanceof BackupError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new BackupError(`the backup to ${target} failed: ${message}`);
   }
   const pruned =

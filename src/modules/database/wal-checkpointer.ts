@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { messageOf } from '../../common/error-message';
 
 /** SQLite's own automatic checkpoint threshold (pages), restored when the thread is gone. */
 export const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
@@ -100,9 +101,7 @@ export class WalCheckpointer {
       const parsed = threadMessageSchema.safeParse(message);
       fallBack(parsed.success ? parsed.data.failed : 'an unexpected message from the thread');
     });
-    worker.on('error', (error: unknown) =>
-      fallBack(error instanceof Error ? error.message : String(error)),
-    );
+    worker.on('error', (error: unknown) => fallBack(messageOf(error)));
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
         fallBack('the thread exited');

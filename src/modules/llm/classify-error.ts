@@ -14,6 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { LlmError, type LlmUsage } from './llm.types';
 import { providerLabel, redact, type ProviderErrorContext } from './provider-context';
+import { messageOf } from '../../common/error-message';
 
 export { displayUrl, providerLabel, redact, type ProviderErrorContext } from './provider-context';
 
@@ -98,10 +99,6 @@ function networkErrorCode(error: unknown): string | undefined {
 
 function errorName(error: unknown): string | undefined {
   return error instanceof Error || error instanceof DOMException ? error.name : undefined;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function fromApiCallError(error: APICallError, context: ProviderErrorContext): LlmError {
@@ -238,7 +235,7 @@ export function classifyError(error: unknown, context: ProviderErrorContext): Ll
   ) {
     return make(
       'malformed_response',
-      `The ${label} sent an answer that could not be read: ${shorten(errorMessage(error))}`,
+      `The ${label} sent an answer that could not be read: ${shorten(messageOf(error))}`,
     );
   }
 
@@ -249,7 +246,7 @@ export function classifyError(error: unknown, context: ProviderErrorContext): Ll
   }
   return make(
     'provider_unavailable',
-    `Unexpected failure calling the ${label}: ${shorten(errorMessage(error))}`,
+    `Unexpected failure calling the ${label}: ${shorten(messageOf(error))}`,
   );
 }
 

@@ -17,6 +17,7 @@ import {
 } from './llm.types';
 import { OfflineProvider } from './offline.provider';
 import { providerLabel, redact, type ProviderErrorContext } from './provider-context';
+import { messageOf } from '../../common/error-message';
 
 export { backoffDelayMs, MAX_BACKOFF_MS } from './backoff';
 
@@ -307,7 +308,7 @@ export class LlmService {
         this.logger.error(
           {
             ...request.owner,
-            err: insertError instanceof Error ? insertError.message : String(insertError),
+            err: messageOf(insertError),
           },
           'could not record the model call in llm_calls',
         );

@@ -25,6 +25,7 @@ import { pageSchema } from '../../../common/pagination';
 import { ApiError, ProtocolError, UnreachableError } from '../cli-errors';
 import type { BroskiClient, EventPageQuery } from './broski-client';
 import { SseParser } from './sse-parser';
+import { messageOf } from '../../../common/error-message';
 
 const workflowPageSchema = pageSchema(workflowSchema);
 const eventPageSchema = pageSchema(eventSchema);
@@ -329,7 +330,7 @@ export class HttpClient implements BroskiClient {
         'network error';
       return new UnreachableError(this.base, reason);
     }
-    return new UnreachableError(this.base, error instanceof Error ? error.message : String(error));
+    return new UnreachableError(this.base, messageOf(error));
   }
 }
 
