@@ -47,7 +47,7 @@ export const envSchema = z.object({
   DATABASE_PATH: z.string().trim().min(1, 'must not be empty').default('./data/broski.db'),
   SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('NORMAL'),
   SQLITE_BUSY_TIMEOUT_MS: int(5000, 0, 600_000),
-  SQLITE_CHECKPOINT_INTERVAL_MS: int(100, 0, 60_000),
+  SQLITE_CHECKPOINT_INTERVAL_MS: int(50, 0, 60_000),
   REDIS_URL: optionalUrl,
   QUEUE_DRIVER: z.enum(['auto', 'inline', 'bullmq']).default('auto'),
   RUN_WORKERS: flag(true),
