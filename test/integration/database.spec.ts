@@ -292,7 +292,7 @@ describe('database', () => {
       ).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
       expect(ran).toBe(false);
       await lock.released;
-      // The connection's own busy timeout is back for every other statement.
+      // The wait is the connection's own busy timeout, SQLITE_BUSY_TIMEOUT_MS.
       expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(20);
     });
 
