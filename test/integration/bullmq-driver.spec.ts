@@ -129,6 +129,21 @@ describe('BullMQ driver with Redis unreachable', () => {
     const stored = await api(t.app).get(`/api/v1/workflows/${response.body.id}`).expect(200);
     expect(stored.body.status).toBe('pending');
   });
+
+  it('stores simultaneous submissions with one Idempotency-Key once (here submissions go through the group commit)', async () => {
+    const key = `together-${Date.now()}`;
+    const send = (request: string) =>
+      api(t.app).post('/api/v1/workflows').set('idempotency-key', key).send({ request });
+    const [a, b] = await Promise.all([send('Plan a picnic'), send('Plan a picnic')]);
+    expect([a.status, b.status].sort()).toEqual([200, 202]);
+    expect(a.body.id).toBe(b.body.id);
+    const other = await send('Plan a party');
+    expect(other.status).toBe(422);
+    expect(other.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(other.body.code).toBe('idempotency_key_reused');
+    const stored = await api(t.app).get(`/api/v1/workflows/${a.body.id}`).expect(200);
+    expect(stored.body.request).toBe('Plan a picnic');
+  });
 });
 
 describe('worker process', () => {
