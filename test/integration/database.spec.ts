@@ -3,7 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import request from 'supertest';
+import { z } from 'zod';
+import { MIGRATIONS_DIR } from '../../src/common/paths';
 import { loadConfig } from '../../src/config/app-config';
 import {
   openDatabase,
@@ -118,6 +121,54 @@ describe('database', () => {
       expect(() => runMigrations(c)).not.toThrow();
       expect(schemaOf()).toEqual(before);
       expect(c.sqlite.prepare('SELECT count(*) FROM agents').pluck().get()).toBe(1);
+    });
+
+    it('upgrade a database of an earlier release in place: its rows stay, the status index of tasks goes', () => {
+      // The migrations up to 0002 only, as an earlier release shipped them.
+      const earlier = tempDir('broski-migrations-');
+      dirs.push(earlier);
+      const journalFile = path.join(MIGRATIONS_DIR, 'meta', '_journal.json');
+      const journal = z
+        .object({ entries: z.array(z.object({ tag: z.string() }).passthrough()) })
+        .passthrough()
+        .parse(JSON.parse(fs.readFileSync(journalFile, 'utf8')));
+      const entries = journal.entries.slice(0, 3);
+      expect(entries.map((e) => e.tag)).toEqual([
+        '0000_initial',
+        '0001_api_keys',
+        '0002_task_carrier',
+      ]);
+      fs.mkdirSync(path.join(earlier, 'meta'));
+      fs.writeFileSync(
+        path.join(earlier, 'meta', '_journal.json'),
+        JSON.stringify({ ...journal, entries }),
+      );
+      for (const e of entries) {
+        fs.copyFileSync(
+          path.join(MIGRATIONS_DIR, `${e.tag}.sql`),
+          path.join(earlier, `${e.tag}.sql`),
+        );
+      }
+      const c = connect();
+      migrate(c.db, { migrationsFolder: earlier });
+      const taskIndexes = () =>
+        c.sqlite
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks'")
+          .pluck()
+          .all();
+      expect(taskIndexes()).toContain('tasks_status_idx');
+      c.sqlite.exec(
+        `INSERT INTO workflows (id, user_request, created_at, updated_at) VALUES ('w1', 'r', 'now', 'now');
+         INSERT INTO tasks (id, workflow_id, key, position, title, agent_type, input, status, depends_on, created_at)
+           VALUES ('t1', 'w1', 'research', 0, 'Research', 'researcher', 'i', 'completed', '[]', 'now');`,
+      );
+
+      runMigrations(c);
+
+      expect(taskIndexes()).not.toContain('tasks_status_idx');
+      expect(c.sqlite.prepare('SELECT id, status FROM tasks').all()).toEqual([
+        { id: 't1', status: 'completed' },
+      ]);
     });
 
     it('survive another process applying them at the same moment', async () => {

@@ -51,10 +51,11 @@ const durationRowsSchema = z.array(
  * (API and separate workers alike) writes to, so a scrape of any API process counts the work of
  * all of them.
  *
- * Indexes: `workflows_status_id_idx` covers the workflow count and `tasks_status_idx` narrows the
- * duration query to completed tasks; the task and LLM-call aggregates scan their tables (an index
- * on `tasks(agent_type, status)` and one on `llm_calls(provider, model, status, input_tokens,
- * output_tokens)` would make them index-only scans on large databases).
+ * Indexes: `workflows_status_id_idx` covers the workflow count; the task, duration and LLM-call
+ * aggregates scan their tables. Tasks have no index on their status: every step changes it three
+ * times, and nearly every stored task is completed, so it would not narrow the duration query (an
+ * index on `tasks(agent_type, status)` and one on `llm_calls(provider, model, status,
+ * input_tokens, output_tokens)` would make the aggregates index-only scans on large databases).
  */
 @Injectable()
 export class MetricsRepository {

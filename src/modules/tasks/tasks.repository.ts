@@ -198,11 +198,6 @@ export class TasksRepository {
       .all();
   }
 
-  /** Tasks in the given statuses across all workflows (for the reconciler). */
-  listInStatuses(statuses: TaskStatus[]): TaskRow[] {
-    return this.db.select().from(tasks).where(inArray(tasks.status, statuses)).all();
-  }
-
   /** New tasks of a plan, each `pending` unless given (one prepared insert per row). */
   insertMany(rows: readonly NewPlannedTask[]): void {
     for (const row of rows) {

@@ -36,7 +36,6 @@ export const tasks = sqliteTable(
     uniqueIndex('tasks_workflow_key_uq').on(t.workflowId, t.key),
     index('tasks_workflow_position_idx').on(t.workflowId, t.position),
     index('tasks_agent_type_id_idx').on(t.agentType, t.id),
-    index('tasks_status_idx').on(t.status),
   ],
 );
 
