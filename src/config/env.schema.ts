@@ -51,7 +51,7 @@ export const envSchema = z.object({
   REDIS_URL: optionalUrl,
   QUEUE_DRIVER: z.enum(['auto', 'inline', 'bullmq']).default('auto'),
   RUN_WORKERS: flag(true),
-  WORKER_CONCURRENCY: int(4, 1, 256),
+  WORKER_CONCURRENCY: int(10, 1, 256),
   JOB_CHAIN_STEPS: int(12, 0, 100),
   WORKER_QUEUES: z
     .string()
