@@ -21,7 +21,7 @@ const connection = {
 };
 const prefix = process.env.PREFIX ?? 'bench-raw';
 const count = Number(process.env.COUNT ?? 1000);
-const concurrency = Number(process.env.CONCURRENCY ?? 4);
+const concurrency = Number(process.env.CONCURRENCY ?? 10);
 const mode = process.env.MODE ?? 'throughput';
 const warmup = Number(process.env.WARMUP ?? 0);
 const name = `raw-${mode}-${process.pid}`;
