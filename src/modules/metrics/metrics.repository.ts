@@ -53,9 +53,9 @@ const durationRowsSchema = z.array(
  *
  * Indexes: `workflows_status_id_idx` covers the workflow count; the task, duration and LLM-call
  * aggregates scan their tables. Tasks have no index on their status: every step changes it three
- * times, and nearly every stored task is completed, so it would hardly narrow the duration query (an
- * index on `tasks(agent_type, status)` and one on `llm_calls(provider, model, status,
- * input_tokens, output_tokens)` would make the aggregates index-only scans on large databases).
+ * times, and nearly every stored task is completed, so it would hardly narrow the duration
+ * query. An index on `tasks(agent_type, status)` and one on `llm_calls(provider, model, status,
+ * input_tokens, output_tokens)` would make the aggregates index-only scans on large databases.
  */
 @Injectable()
 export class MetricsRepository {
