@@ -52,6 +52,17 @@ describe.each(modes)('commands (%s)', (_mode, makeEnv) => {
     const approved = await runCliInJest(['workflows', 'approve', waitingId], env);
     expect(approved.code).toBe(0);
     expect(approved.stdout).toContain('✓ Completed');
+    // --detach: the approval is answered at once, without following the workflow.
+    const waiting2 = await runCliInJest(['run', 'Design a sign', '--require-approval'], env);
+    const waiting2Id = UUID.exec(waiting2.stdout)?.[0] ?? '';
+    const approvedDetached = await runCliInJest(
+      ['workflows', 'approve', waiting2Id, '--detach'],
+      env,
+    );
+    expect(approvedDetached.code).toBe(0);
+    expect(approvedDetached.stdout).toBe(`Approved workflow ${waiting2Id}: it is running.\n`);
+    const finished = await runCliInJest(['workflows', 'show', waiting2Id, '--follow'], env);
+    expect(finished.stdout).toContain('✓ Completed');
 
     const auto = await runCliInJest(
       ['run', 'Design a logo', '--require-approval', '--approve'],

@@ -1,7 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { Command, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
-import { MAX_PAGE_SIZE } from '../../../common/pagination';
 import {
   agentTypeSchema,
   createAgentSchema,
@@ -12,6 +11,7 @@ import {
 import { AGENT_STATUSES } from '../../agents/agent-status';
 import { ExitCode, UsageError } from '../cli-errors';
 import { BroskiCommand, CommandGroup, intOption, parseInput, parseOptions } from '../cli-command';
+import { PagedListCommand } from '../paged-list-command';
 import type { CliSession } from '../cli-session';
 import { agentRows, formatAgent } from '../output/format';
 
@@ -100,7 +100,7 @@ abstract class AgentFieldsCommand extends BroskiCommand {
 }
 
 @SubCommand({ name: 'list', aliases: ['ls'], description: 'List agent profiles' })
-export class AgentsListCommand extends BroskiCommand {
+export class AgentsListCommand extends PagedListCommand {
   protected async execute(
     session: CliSession,
     _args: string[],
@@ -131,16 +131,6 @@ export class AgentsListCommand extends BroskiCommand {
     choices: [...AGENT_STATUSES],
   })
   parseStatus(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--limit <n>', description: `page size, 1–${MAX_PAGE_SIZE} (default 20)` })
-  parseLimit(value: string): number {
-    return intOption(value, 1, MAX_PAGE_SIZE);
-  }
-
-  @Option({ flags: '--cursor <cursor>', description: 'the next page (printed under a full page)' })
-  parseCursor(value: string): string {
     return value;
   }
 }

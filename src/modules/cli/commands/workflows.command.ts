@@ -1,10 +1,10 @@
 import { Command, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
-import { MAX_PAGE_SIZE } from '../../../common/pagination';
 import { WORKFLOW_STATUSES } from '../../workflows/workflow-status';
 import { listWorkflowsQuerySchema, type WorkflowDetail } from '../../workflows/workflows.contract';
 import { ExitCode } from '../cli-errors';
 import { BroskiCommand, CommandGroup, intOption, parseInput, parseOptions } from '../cli-command';
+import { PagedListCommand } from '../paged-list-command';
 import type { CliSession } from '../cli-session';
 import type { BroskiClient } from '../client/broski-client';
 import { exitCodeOf, followWorkflow, reportFollow } from '../follow';
@@ -29,7 +29,7 @@ const detachSchema = z.object({ detach: z.boolean().default(false) });
   description: 'List workflows, newest first',
   aliases: ['ls'],
 })
-export class WorkflowsListCommand extends BroskiCommand {
+export class WorkflowsListCommand extends PagedListCommand {
   protected async execute(
     session: CliSession,
     _args: string[],
@@ -68,16 +68,6 @@ export class WorkflowsListCommand extends BroskiCommand {
     choices: [...WORKFLOW_STATUSES],
   })
   parseStatus(value: string): string {
-    return value;
-  }
-
-  @Option({ flags: '--limit <n>', description: `page size, 1–${MAX_PAGE_SIZE} (default 20)` })
-  parseLimit(value: string): number {
-    return intOption(value, 1, MAX_PAGE_SIZE);
-  }
-
-  @Option({ flags: '--cursor <cursor>', description: 'the next page (printed under a full page)' })
-  parseCursor(value: string): string {
     return value;
   }
 }
@@ -217,6 +207,16 @@ abstract class WorkflowActionCommand extends BroskiCommand {
   }
 }
 
+/** An action that starts work (approve, retry): followed to the end like `run`, unless --detach. */
+abstract class FollowingActionCommand extends WorkflowActionCommand {
+  protected override readonly startsWork = true;
+
+  @Option({ flags: '-d, --detach', description: 'do not follow the workflow' })
+  parseDetach(): boolean {
+    return true;
+  }
+}
+
 @SubCommand({
   name: 'cancel',
   arguments: '<id>',
@@ -246,16 +246,10 @@ export class WorkflowsRejectCommand extends WorkflowActionCommand {
   arguments: '<id>',
   description: 'Approve a plan that waits for approval, then follow it (--detach: return at once)',
 })
-export class WorkflowsApproveCommand extends WorkflowActionCommand {
+export class WorkflowsApproveCommand extends FollowingActionCommand {
   protected readonly done = 'Approved';
-  protected override readonly startsWork = true;
   protected act(client: BroskiClient, id: string): Promise<WorkflowDetail> {
     return client.approve(id);
-  }
-
-  @Option({ flags: '-d, --detach', description: 'do not follow the workflow' })
-  parseDetach(): boolean {
-    return true;
   }
 }
 
@@ -264,16 +258,10 @@ export class WorkflowsApproveCommand extends WorkflowActionCommand {
   arguments: '<id>',
   description: "Run a failed workflow's failed and cancelled steps again, then follow it",
 })
-export class WorkflowsRetryCommand extends WorkflowActionCommand {
+export class WorkflowsRetryCommand extends FollowingActionCommand {
   protected readonly done = 'Retrying';
-  protected override readonly startsWork = true;
   protected act(client: BroskiClient, id: string): Promise<WorkflowDetail> {
     return client.retry(id);
-  }
-
-  @Option({ flags: '-d, --detach', description: 'do not follow the workflow' })
-  parseDetach(): boolean {
-    return true;
   }
 }
 
