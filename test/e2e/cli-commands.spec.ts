@@ -52,8 +52,11 @@ describe.each(modes)('commands (%s)', (_mode, makeEnv) => {
     const approved = await runCliInJest(['workflows', 'approve', waitingId], env);
     expect(approved.code).toBe(0);
     expect(approved.stdout).toContain('✓ Completed');
-    // --detach: the approval is answered at once, without following the workflow.
+    // --detach: the approval is answered at once, without following the workflow. In-process,
+    // nothing runs it until something follows it (or a server or worker processes the database).
     const waiting2 = await runCliInJest(['run', 'Design a sign', '--require-approval'], env);
+    expect(waiting2.code).toBe(0);
+    expect(waiting2.stdout).toContain('waits for approval');
     const waiting2Id = UUID.exec(waiting2.stdout)?.[0] ?? '';
     const approvedDetached = await runCliInJest(
       ['workflows', 'approve', waiting2Id, '--detach'],
@@ -61,8 +64,20 @@ describe.each(modes)('commands (%s)', (_mode, makeEnv) => {
     );
     expect(approvedDetached.code).toBe(0);
     expect(approvedDetached.stdout).toBe(`Approved workflow ${waiting2Id}: it is running.\n`);
+    if (env.BROSKI_API_URL === undefined) {
+      expect(approvedDetached.stderr).toBe(
+        `Nothing runs it yet: it runs when you follow it (broski workflows show ${waiting2Id} --follow) or under broski serve / broski worker.\n`,
+      );
+    } else {
+      expect(approvedDetached.stderr).toBe('');
+    }
     const finished = await runCliInJest(['workflows', 'show', waiting2Id, '--follow'], env);
+    expect(finished.code).toBe(0);
     expect(finished.stdout).toContain('✓ Completed');
+    // Only the actions that start work have --detach.
+    const rejectDetached = await runCliInJest(['workflows', 'reject', waiting2Id, '--detach'], env);
+    expect(rejectDetached.code).toBe(2);
+    expect(rejectDetached.stderr).toContain("unknown option '--detach'");
 
     const auto = await runCliInJest(
       ['run', 'Design a logo', '--require-approval', '--approve'],

@@ -11,7 +11,8 @@ Commands in full:
   broski workflows events <id> [--follow] [--after n]
   broski workflows approve|retry <id> [--detach]      (then follows it, like run)
   broski workflows cancel|reject <id>
-  broski agents list [--status s] | show <type> | disable <type>
+  broski agents list [--status s] [--limit n] [--cursor c]
+  broski agents show <type> | disable <type>
   broski agents create --type t --name n --system-prompt p [--description d] [--model m]
                        [--temperature t] [--max-output-tokens n]
   broski agents update <type> [same flags as create] [--enable]

@@ -78,6 +78,14 @@ export function exitCodeOf(workflow: WorkflowDetail): ExitCode {
 }
 
 /**
+ * For a workflow that an in-process command left to run without following it (`run --detach`,
+ * `approve --detach`): nothing runs it until something processes this database.
+ */
+export function runsWhenFollowed(workflowId: string): string {
+  return `it runs when you follow it (broski workflows show ${workflowId} --follow) or under broski serve / broski worker.`;
+}
+
+/**
  * Prints how a follow ended — the result, the plan waiting for approval, or how to follow again
  * after a detach — and answers the exit code.
  */

@@ -4,7 +4,7 @@ import { submitWorkflowSchema } from '../../workflows/workflows.contract';
 import { ExitCode } from '../cli-errors';
 import { BroskiCommand, kebab, listOption, parseInput, parseOptions } from '../cli-command';
 import type { CliSession } from '../cli-session';
-import { followWorkflow, reportFollow } from '../follow';
+import { followWorkflow, reportFollow, runsWhenFollowed } from '../follow';
 
 const runOptionsSchema = z.object({
   detach: z.boolean().default(false),
@@ -47,7 +47,7 @@ export class RunCommand extends BroskiCommand {
       else output.line(workflow.id);
       output.note(
         client.runsWorkflows
-          ? `Stored workflow ${workflow.id}: it runs when you follow it (broski workflows show ${workflow.id} --follow) or under broski serve / broski worker.`
+          ? `Stored workflow ${workflow.id}: ${runsWhenFollowed(workflow.id)}`
           : `Submitted workflow ${workflow.id}. Follow it: broski workflows show ${workflow.id} --follow`,
       );
       return ExitCode.OK;

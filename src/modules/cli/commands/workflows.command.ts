@@ -7,7 +7,7 @@ import { BroskiCommand, CommandGroup, intOption, parseInput, parseOptions } from
 import { PagedListCommand } from '../paged-list-command';
 import type { CliSession } from '../cli-session';
 import type { BroskiClient } from '../client/broski-client';
-import { exitCodeOf, followWorkflow, reportFollow } from '../follow';
+import { exitCodeOf, followWorkflow, reportFollow, runsWhenFollowed } from '../follow';
 import {
   formatEventLine,
   formatTimestamp,
@@ -199,6 +199,9 @@ abstract class WorkflowActionCommand extends BroskiCommand {
         output.line(
           `${this.done} workflow ${workflow.id}: it is ${workflow.status.replace('_', ' ')}.`,
         );
+      // Not followed here, nothing runs it in this process (as with `run --detach`).
+      if (this.startsWork && client.runsWorkflows)
+        output.note(`Nothing runs it yet: ${runsWhenFollowed(workflow.id)}`);
       return ExitCode.OK;
     }
     if (!output.json) output.line(output.colors.dim(`${this.done} workflow ${workflow.id}`));
