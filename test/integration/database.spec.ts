@@ -290,11 +290,12 @@ describe('database', () => {
         insert.run('half-written');
         throw new Error('a record that cannot be written');
       });
+      tx.defer(() => insert.run('after it'));
       tx.immediate(() => insert.run('the work'));
-      expect(notes()).toEqual(['first', 'the work']);
+      expect(notes()).toEqual(['first', 'after it', 'the work']);
       await tick();
       tx.immediate(() => insert.run('later'));
-      expect(notes()).toEqual(['first', 'the work', 'later']);
+      expect(notes()).toEqual(['first', 'after it', 'the work', 'later']);
     });
 
     it('is written on the next turn of the event loop when no transaction comes', async () => {

@@ -179,7 +179,21 @@ export class Transactor {
     return failures;
   }
 
+  /**
+   * The deferred records, all in one savepoint; when one of them throws, that savepoint is rolled
+   * back and they are written again each in a savepoint of its own, so that only the failing one
+   * is dropped.
+   */
   private writeDeferred(deferred: readonly (() => void)[]): void {
+    if (deferred.length === 0) return;
+    try {
+      this.savepoint(() => {
+        for (const write of deferred) write();
+      });
+      return;
+    } catch (error) {
+      if (!this.sqlite.inTransaction) throw new TransactionLostError(error);
+    }
     for (const write of deferred) {
       try {
         this.savepoint(write);

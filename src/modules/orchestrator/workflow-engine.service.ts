@@ -339,19 +339,37 @@ export class WorkflowEngine {
     const { task } = run;
     const claimed = this.tx.immediate(() => {
       if (!this.tasks.claim(task.id, run.runId, run.startedAt)) return false;
-      this.event(
-        run.workflowId,
-        'task.started',
-        `${task.title} started (attempt ${run.attempt})`,
-        run.startedAt,
-        { key: task.key, agentType: task.agentType, attempt: run.attempt },
-        task.id,
-      );
+      this.startedEvent(run);
       return true;
     });
     // Only once it is written (inside a caller's transaction, the caller's outcome decides).
     if (claimed) run.claimed = true;
     return claimed;
+  }
+
+  /** The run's task.started event, dated when the run began (inside its transaction). */
+  private startedEvent(run: StepRun): void {
+    const { task } = run;
+    this.event(
+      run.workflowId,
+      'task.started',
+      `${task.title} started (attempt ${run.attempt})`,
+      run.startedAt,
+      { key: task.key, agentType: task.agentType, attempt: run.attempt },
+      task.id,
+    );
+  }
+
+  /**
+   * Stores the run's output. A run that was not recorded as started yet is claimed and completed
+   * in one write, with both of its events (task.started dated when it began).
+   */
+  private storeOutput(run: StepRun, output: string, now: string): boolean {
+    const { task } = run;
+    if (run.claimed) return this.tasks.complete(task.id, run.runId, output, now);
+    if (!this.tasks.claimAndComplete(task.id, run, output, now)) return false;
+    this.startedEvent(run);
+    return true;
   }
 
   private async completeTask(
@@ -363,9 +381,8 @@ export class WorkflowEngine {
     const { workflowId, task, runId } = run;
     const carrier = this.carrierFor(chain, 'tasks');
     const outcome = await this.tx.grouped(() => {
-      if (!run.claimed && !this.claim(run)) return undefined;
       const now = nowIso();
-      if (!this.tasks.complete(task.id, runId, output, now)) return undefined;
+      if (!this.storeOutput(run, output, now)) return undefined;
       this.event(
         workflowId,
         'task.completed',

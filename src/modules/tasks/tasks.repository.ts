@@ -69,6 +69,7 @@ export class TasksRepository {
   private readonly outputsByKeys;
   private readonly claimStmt;
   private readonly completeStmt;
+  private readonly claimAndCompleteStmt;
   private readonly insertStmt;
   private readonly transitions = new Map<string, TransitionStatement>();
   private readonly rows = new RowMapper(tasks);
@@ -124,7 +125,7 @@ export class TasksRepository {
         startedAt: sql`${sql.placeholder('now')}`,
         error: null,
       })
-      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, ['queued', 'running'])))
+      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, taskFrom('running'))))
       .prepare();
     this.completeStmt = db
       .update(tasks)
@@ -140,6 +141,20 @@ export class TasksRepository {
           eq(tasks.runId, sql.placeholder('runId')),
         ),
       )
+      .prepare();
+    // The claim and the completion in one statement: the row goes where the two would take it.
+    this.claimAndCompleteStmt = db
+      .update(tasks)
+      .set({
+        status: 'completed',
+        runId: sql`${sql.placeholder('runId')}`,
+        attempts: sql`${tasks.attempts} + 1`,
+        startedAt: sql`${sql.placeholder('startedAt')}`,
+        error: null,
+        output: sql`${sql.placeholder('output')}`,
+        finishedAt: sql`${sql.placeholder('now')}`,
+      })
+      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, taskFrom('running'))))
       .prepare();
     // JSON columns take their text as is through `sql`: placeholders skip drizzle's mapping.
     this.insertStmt = db
@@ -227,6 +242,28 @@ export class TasksRepository {
   /** Stores the output only for the current run of a running task: a stale run changes nothing. */
   complete(id: string, runId: string, output: string, now: string): boolean {
     return this.completeStmt.run({ id, runId, output, now }).changes === 1;
+  }
+
+  /**
+   * `claim` and `complete` at once, for a run that finished before it was recorded as started:
+   * one write instead of two. The task takes the run's id, attempts + 1, its start and its
+   * output, from the statuses `claim` takes it from.
+   */
+  claimAndComplete(
+    id: string,
+    run: { runId: string; startedAt: string },
+    output: string,
+    now: string,
+  ): boolean {
+    return (
+      this.claimAndCompleteStmt.run({
+        id,
+        runId: run.runId,
+        startedAt: run.startedAt,
+        output,
+        now,
+      }).changes === 1
+    );
   }
 
   /**
