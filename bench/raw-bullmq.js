@@ -3,15 +3,19 @@
 // adds no-op jobs one by one (each add awaited) and a Worker that processes them, with the same
 // concurrency and retention options as the product's driver. Prints one JSON line.
 //
-//   REDIS_URL=... PREFIX=... COUNT=... CONCURRENCY=... MODE=throughput|chain [WARMUP=n] node bench/raw-bullmq.js
+//   REDIS_URL=... PREFIX=... COUNT=... CONCURRENCY=... MODE=throughput|chain [WARMUP=n] [REDIS_PID=pid]
+//     node bench/raw-bullmq.js
 //
 // throughput: COUNT jobs added one by one; jobs/s from the first add to the last completion.
 // WARMUP: that many no-op jobs run the same way first, in the same process, so that what is
 // measured runs warm (JIT-compiled, scripts loaded), as the product's processes do.
 // chain: each job adds the next one when it is done; hand-off = the next job's start minus the
 // moment the previous job added it (BullMQ's own pick-up latency).
+// The line also holds the CPU time of this process and of the Redis server REDIS_PID over the
+// measured jobs (cpuMs, redisCpuMs).
 
 const { Queue, Worker } = require('bullmq');
+const { cpuMs } = require('./util');
 
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const connection = {
@@ -77,6 +81,8 @@ async function main() {
     target = count;
     allDone = new Promise((resolve) => (finish = resolve));
   }
+  const redisPid = Number(process.env.REDIS_PID ?? NaN);
+  const cpuBefore = { process: process.cpuUsage(), redis: cpuMs(redisPid) };
   const started = performance.now();
   if (mode === 'chain') {
     await queue.add('noop', { n: 0, at: performance.now() }, { ...jobOptions, jobId: 'j-0' });
@@ -87,12 +93,17 @@ async function main() {
   }
   await allDone;
   const ms = performance.now() - started;
+  const used = process.cpuUsage(cpuBefore.process);
+  const cpu = {
+    cpuMs: (used.user + used.system) / 1000,
+    redisCpuMs: cpuMs(redisPid) - cpuBefore.redis,
+  };
   clearTimeout(timeout);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   process.stdout.write(
-    `${JSON.stringify({ mode, jobs: count, ms, jobsPerSec: (count * 1000) / ms, handoffs })}\n`,
+    `${JSON.stringify({ mode, jobs: count, ms, jobsPerSec: (count * 1000) / ms, handoffs, ...cpu })}\n`,
   );
 }
 

@@ -181,6 +181,27 @@ function render(results, notes) {
       );
     }
     lines.push('');
+    if (orch.raw.cpuUsPerJob !== undefined) {
+      const raw = orch.raw.cpuUsPerJob;
+      lines.push(
+        `CPU time per step over the ${results.config.orchRuns} loaded runs together (user + system of every thread, from /proc; the load generator's own not counted), against raw BullMQ's per job over its measured jobs (its process and Redis). On 2 cores every process's CPU time counts: the ratio of CPU per unit follows the ratio of steps/s.`,
+      );
+      lines.push('');
+      lines.push(
+        '| setup | API µs/step | worker processes µs/step | Redis µs/step | all µs/step | raw BullMQ µs/job ÷ all |',
+      );
+      lines.push('|---|---|---|---|---|---|');
+      for (const s of orch.setups) {
+        const c = s.cpuUsPerStep;
+        lines.push(
+          `| ${s.label} | ${fmt(c.api, 0)} | ${s.workers === 0 ? '—' : fmt(c.workers, 0)} | ${s.workers === 0 ? '—' : fmt(c.redis, 0)} | ${fmt(c.all, 0)} | ${fmt(raw.all / c.all, 2)}× |`,
+        );
+      }
+      lines.push(
+        `| raw BullMQ, per job: its process ${fmt(raw.process, 0)}, Redis ${fmt(raw.redis, 0)} | — | — | — | ${fmt(raw.all, 0)} | 1.00× |`,
+      );
+      lines.push('');
+    }
     lines.push(
       'Memory when the setup had run the number of workflows given (the inline API ran all of them itself):',
     );

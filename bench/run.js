@@ -531,13 +531,24 @@ async function orchestrationSetup(label, setup) {
       workflowsProcessed: offset,
     };
   };
+  // CPU time of the product's processes and of Redis over each burst (the load generator's not).
+  const cpuOf = () => ({
+    api: u.cpuMs(api.child.pid),
+    workers: workers.reduce((sum, w) => sum + u.cpuMs(w.child.pid), 0),
+    redis: u.cpuMs(redis.pid),
+  });
   const burst = async (n) => {
+    const cpuBefore = cpuOf();
     const t0 = Date.now();
     const ids = await submitMany(api.port, n, offset);
     offset += n;
     await waitIdle(dbFile);
+    const cpuAfter = cpuOf();
     if (memory === undefined && offset >= MEMORY_AFTER) await recordMemory();
-    return orchestrationFigures(dbFile, ids, t0);
+    const cpuMs = Object.fromEntries(
+      Object.keys(cpuBefore).map((k) => [k, cpuAfter[k] - cpuBefore[k]]),
+    );
+    return { ...orchestrationFigures(dbFile, ids, t0), cpuMs };
   };
   // Warm-up until the processes run at their steady speed: the worker's CPU time per step keeps
   // falling over the first few thousand steps (V8 compiles the hot paths in tiers).
@@ -570,8 +581,31 @@ async function orchestrationSetup(label, setup) {
     loadedHandoffP50: u.summary(loaded.map((x) => x.handoff.p50)),
     loadedHandoffP99: u.summary(loaded.map((x) => x.handoff.p99)),
     idleHandoff: idle.handoff,
+    cpuUsPerStep: cpuPerUnit(
+      loaded.map((x) => x.cpuMs),
+      steps(loaded),
+    ),
     memory,
   };
+}
+
+function steps(runs) {
+  return runs.reduce((sum, x) => sum + x.steps, 0);
+}
+
+/**
+ * CPU µs per unit (step or job) for each process kind, over all the loaded runs together: /proc
+ * counts in 10 ms ticks, too coarse for a single run of a few hundred ms.
+ */
+function cpuPerUnit(runs, units) {
+  const total = {};
+  for (const run of runs)
+    for (const [k, ms] of Object.entries(run)) total[k] = (total[k] ?? 0) + ms;
+  const perUnit = Object.fromEntries(
+    Object.entries(total).map(([k, ms]) => [k, (ms * 1000) / units]),
+  );
+  perUnit.all = Object.values(perUnit).reduce((a, b) => a + b, 0);
+  return perUnit;
 }
 
 /** The product's default WORKER_CONCURRENCY: raw BullMQ runs with the same. */
@@ -590,6 +624,7 @@ function rawBullmq(mode, count, warmup) {
       CONCURRENCY: String(productConcurrency()),
       MODE: mode,
       WARMUP: String(warmup),
+      REDIS_PID: String(redis.pid),
     },
     encoding: 'utf8',
     timeout: 150_000,
@@ -615,6 +650,11 @@ async function benchOrchestration() {
     raw.push(rawBullmq('throughput', count, cfg.rawWarmup));
     cold.push(rawBullmq('throughput', count, 0));
   }
+  // raw-bullmq.js reports its own CPU time and Redis's over the measured jobs (the warm-up's not).
+  const rawCpu = cpuPerUnit(
+    raw.map((x) => ({ process: x.cpuMs, redis: x.redisCpuMs })),
+    count * raw.length,
+  );
   const chain = rawBullmq('chain', 300, cfg.rawWarmup);
   return {
     setups: results,
@@ -624,6 +664,7 @@ async function benchOrchestration() {
       concurrency: productConcurrency(),
       jobsPerSec: u.summary(raw.map((x) => x.jobsPerSec)),
       coldJobsPerSec: u.summary(cold.map((x) => x.jobsPerSec)),
+      cpuUsPerJob: rawCpu,
       chainHandoff: u.percentiles(chain.handoffs),
     },
   };
