@@ -38,6 +38,8 @@ const MEMORY_AFTER = 1000;
 
 const REQUEST = (n) => `Build a landing page for bakery no. ${n} and write its launch announcement`;
 
+// The raw BullMQ warm-up runs as many jobs as the product's warm-up: 7 per workflow (plan, 5
+// steps, finalize).
 const cfg = QUICK
   ? {
       httpRuns: 3,
@@ -58,8 +60,8 @@ const cfg = QUICK
       submitReqs: 400,
       orchN: 200,
       orchRuns: 3,
-      orchWarmup: 1000,
-      rawWarmup: 7000,
+      orchWarmup: 4000,
+      rawWarmup: 28000,
       idleN: 30,
       startRuns: 5,
     };
@@ -550,8 +552,11 @@ async function orchestrationSetup(label, setup) {
     );
     return { ...orchestrationFigures(dbFile, ids, t0), cpuMs };
   };
-  // Warm-up until the processes run at their steady speed: the worker's CPU time per step keeps
-  // falling over the first few thousand steps (V8 compiles the hot paths in tiers).
+  // Warm-up until the processes run at their steady speed: V8 compiles the hot paths in tiers,
+  // and the API sees one request per workflow. After 1,000 workflows the API still optimized
+  // 15–30 functions per burst of 200 in TurboFan (some for the second or third time), and V8's
+  // helper threads (compile jobs, GC) took 70 µs of its CPU per step: 19 after 4,000 workflows,
+  // 8 after 8,000. The figures of 4,000 and 8,000 differed within the noise.
   while (offset < cfg.orchWarmup) await burst(Math.min(cfg.orchN, cfg.orchWarmup - offset));
   const loaded = [];
   for (let r = 0; r < cfg.orchRuns; r += 1) loaded.push(await burst(cfg.orchN));
