@@ -88,7 +88,7 @@ export class LlmCallsRepository {
 
   /** Totals of a workflow and per task, from one grouped query. */
   usageByWorkflow(workflowId: string): WorkflowUsage {
-    const total: Usage = { ...ZERO_USAGE };
+    const total: Usage = { llmCalls: 0, inputTokens: 0, outputTokens: 0 };
     const byTask = new Map<string, Usage>();
     for (const row of this.workflowUsage.all({ workflowId })) {
       const usage: Usage = {

@@ -142,18 +142,29 @@ export class LlmService {
       }
       const latencyMs = elapsed();
       this.record(request, ref, latencyMs, result.usage, undefined);
-      this.logger.debug(
-        {
-          ...request.owner,
-          purpose: request.context.purpose,
-          provider: ref.provider,
-          model: ref.model,
-          latencyMs,
-          ...result.usage,
-        },
-        'model call succeeded',
-      );
-      return { ...result, provider: ref.provider, model: ref.model, latencyMs };
+      // Built only when it is written: a step makes this call, and the spreads cost more than
+      // the call's other bookkeeping.
+      if (this.logger.logger.isLevelEnabled('debug')) {
+        this.logger.debug(
+          {
+            ...request.owner,
+            purpose: request.context.purpose,
+            provider: ref.provider,
+            model: ref.model,
+            latencyMs,
+            ...result.usage,
+          },
+          'model call succeeded',
+        );
+      }
+      return {
+        text: result.text,
+        object: result.object,
+        usage: result.usage,
+        provider: ref.provider,
+        model: ref.model,
+        latencyMs,
+      };
     } catch (caught) {
       const error = await this.failure(caught, ref, callerSignal, timedOut);
       const latencyMs = elapsed();

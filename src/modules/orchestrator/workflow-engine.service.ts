@@ -132,29 +132,27 @@ export class WorkflowEngine {
     try {
       let previousErrors: string[] | undefined;
       for (let round = 0; round <= PLAN_REPAIR_ATTEMPTS; round += 1) {
-        const response = await this.callWithRetries(
-          {
-            model: this.modelOf(orchestrator),
-            system: orchestrator.systemPrompt,
-            prompt: buildPlanPrompt({
-              request: workflow.userRequest,
-              agents: briefs,
-              previousErrors,
-            }),
-            temperature: orchestrator.temperature,
-            maxOutputTokens: orchestrator.maxOutputTokens,
-            schema: planOutputSchema,
-            context: {
-              purpose: 'plan',
-              request: workflow.userRequest,
-              agents: briefs,
-              maxSteps: MAX_PLAN_STEPS,
-              previousErrors,
-            },
-            owner: { workflowId, taskId: null, agentType: 'orchestrator' },
+        const response = await this.callWithRetries({
+          model: this.modelOf(orchestrator),
+          system: orchestrator.systemPrompt,
+          prompt: buildPlanPrompt({
+            request: workflow.userRequest,
+            agents: briefs,
+            previousErrors,
+          }),
+          temperature: orchestrator.temperature,
+          maxOutputTokens: orchestrator.maxOutputTokens,
+          schema: planOutputSchema,
+          context: {
+            purpose: 'plan',
+            request: workflow.userRequest,
+            agents: briefs,
+            maxSteps: MAX_PLAN_STEPS,
+            previousErrors,
           },
-          controller.signal,
-        );
+          owner: { workflowId, taskId: null, agentType: 'orchestrator' },
+          signal: controller.signal,
+        });
         const validation = validatePlan(response.object, allowed);
         if (validation.ok) {
           plan = validation.plan;
@@ -607,33 +605,29 @@ export class WorkflowEngine {
     let answers: { safety: WorkflowResult['safety']; summary: string };
     try {
       const safetyAgent = this.agents.getRow('safety');
-      const safetyResponse = await this.callWithRetries(
-        {
-          model: this.modelOf(safetyAgent),
-          system: safetyAgent.systemPrompt,
-          prompt: buildSafetyPrompt({ request: workflow.userRequest, outputs }),
-          temperature: safetyAgent.temperature,
-          maxOutputTokens: safetyAgent.maxOutputTokens,
-          schema: safetyOutputSchema,
-          context: { purpose: 'safety', request: workflow.userRequest, outputs },
-          owner: { workflowId, taskId: null, agentType: 'safety' },
-        },
-        controller.signal,
-      );
+      const safetyResponse = await this.callWithRetries({
+        model: this.modelOf(safetyAgent),
+        system: safetyAgent.systemPrompt,
+        prompt: buildSafetyPrompt({ request: workflow.userRequest, outputs }),
+        temperature: safetyAgent.temperature,
+        maxOutputTokens: safetyAgent.maxOutputTokens,
+        schema: safetyOutputSchema,
+        context: { purpose: 'safety', request: workflow.userRequest, outputs },
+        owner: { workflowId, taskId: null, agentType: 'safety' },
+        signal: controller.signal,
+      });
       const safety = safetyOutputSchema.parse(safetyResponse.object);
       const orchestrator = this.agents.getRow('orchestrator');
-      const summary = await this.callWithRetries(
-        {
-          model: this.modelOf(orchestrator),
-          system: orchestrator.systemPrompt,
-          prompt: buildSummaryPrompt({ request: workflow.userRequest, outputs, safety }),
-          temperature: orchestrator.temperature,
-          maxOutputTokens: orchestrator.maxOutputTokens,
-          context: { purpose: 'summary', request: workflow.userRequest, outputs, safety },
-          owner: { workflowId, taskId: null, agentType: 'orchestrator' },
-        },
-        controller.signal,
-      );
+      const summary = await this.callWithRetries({
+        model: this.modelOf(orchestrator),
+        system: orchestrator.systemPrompt,
+        prompt: buildSummaryPrompt({ request: workflow.userRequest, outputs, safety }),
+        temperature: orchestrator.temperature,
+        maxOutputTokens: orchestrator.maxOutputTokens,
+        context: { purpose: 'summary', request: workflow.userRequest, outputs, safety },
+        owner: { workflowId, taskId: null, agentType: 'orchestrator' },
+        signal: controller.signal,
+      });
       answers = { safety, summary: summary.text };
     } catch (error) {
       return this.onOrchestrationError(workflowId, error, controller.signal, 'finalizing');
@@ -706,7 +700,15 @@ export class WorkflowEngine {
         },
         task.id,
       );
-      queued.push({ ...task, status: 'queued', carriedBy });
+      queued.push({
+        id: task.id,
+        key: task.key,
+        title: task.title,
+        agentType: task.agentType,
+        status: 'queued',
+        dependsOn: task.dependsOn,
+        carriedBy,
+      });
     }
     return queued;
   }
@@ -831,12 +833,12 @@ export class WorkflowEngine {
 
   /** One model call with the transient-error retries of TASK_MAX_ATTEMPTS (plan and finalize). */
   private async callWithRetries<T>(
-    request: Omit<LlmRequest<T>, 'signal'>,
-    signal: AbortSignal,
+    request: LlmRequest<T> & { signal: AbortSignal },
   ): Promise<LlmResponse<T>> {
+    const { signal } = request;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.llm.generate({ ...request, signal });
+        return await this.llm.generate(request);
       } catch (error) {
         if (
           !(error instanceof LlmError) ||

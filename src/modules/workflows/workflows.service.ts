@@ -38,12 +38,11 @@ export class WorkflowsService {
   getDetail(id: string): WorkflowDetail {
     const row = this.getRow(id);
     const usage = this.llmCalls.usageByWorkflow(id);
-    return {
-      ...toWorkflow(row, usage.total),
-      tasks: this.tasks
-        .listByWorkflow(id)
-        .map((task) => toTask(task, usage.byTask.get(task.id) ?? NO_USAGE)),
-    };
+    const tasks = this.tasks
+      .listByWorkflow(id)
+      .map((task) => toTask(task, usage.byTask.get(task.id) ?? NO_USAGE));
+    // The workflow's own object with its tasks added (no copy of it: this answers every GET).
+    return Object.assign(toWorkflow(row, usage.total), { tasks });
   }
 
   list(query: ListWorkflowsQuery): Page<Workflow> {
