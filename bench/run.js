@@ -533,11 +533,12 @@ async function orchestrationSetup(label, setup) {
       workflowsProcessed: offset,
     };
   };
-  // CPU time of the product's processes and of Redis over each burst (the load generator's not).
+  // CPU time of the product's processes and of Redis over each burst (the load generator's not;
+  // the inline driver uses no Redis).
   const cpuOf = () => ({
     api: u.cpuMs(api.child.pid),
     workers: workers.reduce((sum, w) => sum + u.cpuMs(w.child.pid), 0),
-    redis: u.cpuMs(redis.pid),
+    redis: setup.workers === 0 ? 0 : u.cpuMs(redis.pid),
   });
   const burst = async (n) => {
     const cpuBefore = cpuOf();
