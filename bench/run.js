@@ -555,9 +555,9 @@ async function orchestrationSetup(label, setup) {
   };
   // Warm-up until the processes run at their steady speed: V8 compiles the hot paths in tiers,
   // and the API sees one request per workflow. After 1,000 workflows the API still optimized
-  // 15–30 functions per burst of 200 in TurboFan (some for the second or third time), and V8's
-  // helper threads (compile jobs, GC) took 70 µs of its CPU per step: 19 after 4,000 workflows,
-  // 8 after 8,000. The figures of 4,000 and 8,000 differed within the noise.
+  // 12–34 functions per burst of 200 in TurboFan, and V8's helper threads (compile jobs, GC)
+  // took 70 µs of its CPU per step: 19 after 4,000 workflows, 8 after 8,000. The figures of
+  // 4,000 and 8,000 differed within the noise.
   while (offset < cfg.orchWarmup) await burst(Math.min(cfg.orchN, cfg.orchWarmup - offset));
   const loaded = [];
   for (let r = 0; r < cfg.orchRuns; r += 1) loaded.push(await burst(cfg.orchN));
