@@ -116,16 +116,22 @@ export class TasksRepository {
       )
       .orderBy(asc(tasks.position))
       .prepare();
+    // What a claim writes (the run's id, attempts + 1, its start; an earlier attempt's error goes),
+    // and the tasks it may take.
+    const claimed = {
+      runId: sql`${sql.placeholder('runId')}`,
+      attempts: sql`${tasks.attempts} + 1`,
+      startedAt: sql`${sql.placeholder('startedAt')}`,
+      error: null,
+    };
+    const claimable = and(
+      eq(tasks.id, sql.placeholder('id')),
+      inArray(tasks.status, taskFrom('running')),
+    );
     this.claimStmt = db
       .update(tasks)
-      .set({
-        status: 'running',
-        runId: sql`${sql.placeholder('runId')}`,
-        attempts: sql`${tasks.attempts} + 1`,
-        startedAt: sql`${sql.placeholder('now')}`,
-        error: null,
-      })
-      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, taskFrom('running'))))
+      .set({ status: 'running', ...claimed })
+      .where(claimable)
       .prepare();
     this.completeStmt = db
       .update(tasks)
@@ -147,14 +153,11 @@ export class TasksRepository {
       .update(tasks)
       .set({
         status: 'completed',
-        runId: sql`${sql.placeholder('runId')}`,
-        attempts: sql`${tasks.attempts} + 1`,
-        startedAt: sql`${sql.placeholder('startedAt')}`,
-        error: null,
+        ...claimed,
         output: sql`${sql.placeholder('output')}`,
         finishedAt: sql`${sql.placeholder('now')}`,
       })
-      .where(and(eq(tasks.id, sql.placeholder('id')), inArray(tasks.status, taskFrom('running'))))
+      .where(claimable)
       .prepare();
     // JSON columns take their text as is through `sql`: placeholders skip drizzle's mapping.
     this.insertStmt = db
@@ -235,8 +238,8 @@ export class TasksRepository {
    * Starts a run: a queued task (or a running one whose previous run died — the queue delivers a
    * job to one consumer at a time) becomes running under a new run id, attempts + 1.
    */
-  claim(id: string, runId: string, now: string): boolean {
-    return this.claimStmt.run({ id, runId, now }).changes === 1;
+  claim(id: string, runId: string, startedAt: string): boolean {
+    return this.claimStmt.run({ id, runId, startedAt }).changes === 1;
   }
 
   /** Stores the output only for the current run of a running task: a stale run changes nothing. */
