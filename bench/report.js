@@ -184,7 +184,7 @@ function render(results, notes) {
     if (orch.raw.cpuUsPerJob !== undefined) {
       const raw = orch.raw.cpuUsPerJob;
       lines.push(
-        `CPU time per step over the ${results.config.orchRuns} loaded runs together (user + system of every thread, from /proc; the load generator's own not counted), against raw BullMQ's per job over its measured jobs (its process and Redis). On 2 cores every process's CPU time counts: the ratio of CPU per unit follows the ratio of steps/s.`,
+        `CPU time per step over the ${results.config.orchRuns} loaded runs together (user + system of every thread, from /proc; the load generator's own not counted), against raw BullMQ's per job over its measured jobs (its process and Redis). On 2 cores a setup cannot run more steps per second than 2,000,000 ÷ its CPU µs per step, whichever process spends them.`,
       );
       lines.push('');
       lines.push(

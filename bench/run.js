@@ -49,7 +49,7 @@ const cfg = QUICK
       orchN: 60,
       orchRuns: 2,
       orchWarmup: 120,
-      rawWarmup: 800,
+      rawWarmup: 840,
       idleN: 10,
       startRuns: 3,
     }

@@ -485,6 +485,29 @@ describe('database', () => {
       observer.close();
     });
 
+    it('writes no deferred record outside the transaction when SQLite rolled it back under one', async () => {
+      const { c, tx, insert, committed, observer } = setUp();
+      let diskFails = true;
+      tx.defer(() => {
+        insert.run('usage row');
+        if (diskFails) {
+          diskFails = false;
+          // What SQLite does by itself on an I/O error, with the record catching the error.
+          c.sqlite.prepare('ROLLBACK').run();
+        }
+      });
+      tx.defer(() => insert.run('second usage row'));
+      await expect(tx.grouped(() => insert.run('the work'))).rejects.toThrow(
+        'SQLite rolled the transaction back',
+      );
+      // Neither the record after it nor the work went in on its own, outside a transaction.
+      expect(committed()).toEqual([]);
+      // The records are kept and written with the next transaction, once each.
+      await tx.grouped(() => insert.run('next'));
+      expect(committed()).toEqual(['usage row', 'second usage row', 'next']);
+      observer.close();
+    });
+
     it(`commits at most ${MAX_GROUP} works together; the rest in the next commits`, async () => {
       const { tx, insert, committed, observer } = setUp();
       const count = MAX_GROUP * 2 + 3;
@@ -528,7 +551,7 @@ describe('database', () => {
       observer.close();
     });
 
-    it('nests an immediate() called inside a work (a step claiming its task) in that work', async () => {
+    it('nests an immediate() called inside a work in that work', async () => {
       const { tx, insert, committed, observer } = setUp();
       const failed = tx.grouped(() => {
         // A usage row deferred inside the work must not be written in its rolled-back savepoint.

@@ -81,8 +81,8 @@ export class Transactor {
 
   /** One transaction of its own, committed when this returns (inside another: a savepoint). */
   immediate<T>(work: () => NotAPromise<T>): T {
-    // Inside another transaction (a grouped work claiming its task): part of it. Deferred records
-    // wait for a transaction whose failure this one can report.
+    // Inside another transaction (called from a grouped work): part of it. Deferred records wait
+    // for a transaction whose failure this one can report.
     if (this.sqlite.inTransaction) return this.savepoint(work);
     if (this.pending.length === 0) return this.run(work);
     const deferred = this.takePending();
@@ -117,8 +117,8 @@ export class Transactor {
   }
 
   /**
-   * Queues a write for the next transaction. It runs in a savepoint of its own: if it throws, it
-   * is dropped (and logged) and the transaction it joined goes on without it.
+   * Queues a write for the next transaction. If it throws, it is dropped (and logged) and the
+   * transaction it joined goes on without it (see `writeDeferred`).
    */
   defer(write: () => void): void {
     this.pending.push(write);
@@ -188,7 +188,12 @@ export class Transactor {
     if (deferred.length === 0) return;
     try {
       this.savepoint(() => {
-        for (const write of deferred) write();
+        for (const write of deferred) {
+          write();
+          // A write that caught its own error while SQLite rolled the whole transaction back
+          // (disk full, I/O error): the next ones would run outside any transaction.
+          if (!this.sqlite.inTransaction) throw new Error('SQLite rolled the transaction back');
+        }
       });
       return;
     } catch (error) {

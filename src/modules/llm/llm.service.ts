@@ -142,8 +142,7 @@ export class LlmService {
       }
       const latencyMs = elapsed();
       this.record(request, ref, latencyMs, result.usage, undefined);
-      // Built only when it is written: a step makes this call, and the spreads cost more than
-      // the call's other bookkeeping.
+      // Built only when it is written: this runs for every model call.
       if (this.logger.logger.isLevelEnabled('debug')) {
         this.logger.debug(
           {

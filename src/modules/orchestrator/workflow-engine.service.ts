@@ -330,8 +330,8 @@ export class WorkflowEngine {
   /**
    * Starts the run in the database: the task becomes running under this run's id (attempts + 1)
    * with its task.started event, dated when the run began. False when the task is no longer
-   * queued or running (cancelled, or finished by another delivery). Inside a transaction or on
-   * its own.
+   * queued or running (cancelled, or finished by another delivery). A transaction of its own
+   * (from the claim timer, or for a run that failed before it was claimed).
    */
   private claim(run: StepRun): boolean {
     const { task } = run;
@@ -340,7 +340,6 @@ export class WorkflowEngine {
       this.startedEvent(run);
       return true;
     });
-    // Only once it is written (inside a caller's transaction, the caller's outcome decides).
     if (claimed) run.claimed = true;
     return claimed;
   }
