@@ -2,7 +2,8 @@ import { VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import type pino from 'pino';
@@ -68,15 +69,11 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   const metrics = app.get(MetricsService);
   metrics.readUnhandledErrorsFrom(() => unhandledCounts);
   registerHttpMetrics(fastify, metrics);
-  // Security headers; the API serves JSON only, and /docs needs its inline scripts, so no CSP.
-  // The helmet middleware is built once (@fastify/helmet builds it again on every request).
-  const securityHeaders = helmet({
-    contentSecurityPolicy: false,
-    crossOriginEmbedderPolicy: false,
-  });
+  const securityHeaders = helmetHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    securityHeaders(request.raw, reply.raw, () => done());
+    void reply.headers(securityHeaders);
+    done();
   });
   if (config.http.corsOrigins.length > 0) {
     app.enableCors({
@@ -106,6 +103,28 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     customSiteTitle: 'Broski API',
   });
   return app;
+}
+
+/**
+ * The security headers helmet sets; the API serves JSON only, and /docs needs its inline
+ * scripts, so no CSP. With these options helmet sets the same headers on every response, so they
+ * are worked out once, on a response that is never sent, and each response gets them from
+ * Fastify in one go: running helmet's dozen middlewares on every response cost the API 25–50 µs
+ * of CPU per GET of a workflow at 50 connections (bench/RESULTS.md, eleventh round).
+ */
+export function helmetHeaders(): OutgoingHttpHeaders {
+  const request = new IncomingMessage(new Socket());
+  const response = new ServerResponse(request);
+  let finished = false;
+  helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false })(
+    request,
+    response,
+    () => {
+      finished = true;
+    },
+  );
+  if (!finished) throw new Error('helmet did not set its headers synchronously');
+  return response.getHeaders();
 }
 
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {

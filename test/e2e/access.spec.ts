@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api } from '../helpers/http';
 import { startServer } from '../../src/app/serve';
+import { helmetHeaders } from '../../src/app/http-app';
 import { ConfigError } from '../../src/config/app-config';
 import { isLoopbackHost } from '../../src/modules/access/access.hook';
 import { ApiKeysService } from '../../src/modules/access/api-keys.service';
@@ -142,6 +143,24 @@ describe('hardening', () => {
     expect(response.headers['x-frame-options']).toBeDefined();
     expect(response.headers['strict-transport-security']).toBeDefined();
     expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('sends every header helmet sets, on answers and on problems alike', async () => {
+    const expected = helmetHeaders();
+    expect(Object.keys(expected).length).toBeGreaterThanOrEqual(10);
+    for (const response of [
+      await api(t.app).get('/api/v1/agents'),
+      await api(t.app).get('/api/v1/workflows/not-a-uuid'),
+      await api(t.app).get('/nowhere'),
+    ]) {
+      for (const [name, value] of Object.entries(expected)) {
+        expect([response.status, name, response.headers[name]]).toEqual([
+          response.status,
+          name,
+          String(value),
+        ]);
+      }
+    }
   });
 
   it('allows CORS only for the configured origins', async () => {

@@ -178,6 +178,11 @@ describe('workflows over HTTP (offline model, inline queue)', () => {
       30_000,
       () => seenAt.push(Date.now()),
     );
+    expect(stream.contentType).toMatch(/^text\/event-stream/);
+    // The stream carries the headers every other response has.
+    expect(stream.headers['x-request-id']).toBeDefined();
+    expect(stream.headers['x-content-type-options']).toBe('nosniff');
+    expect(stream.headers['strict-transport-security']).toBeDefined();
     const types = stream.messages.map((m) => m.event);
     expect(types[0]).toBe('workflow.created');
     expect(types[types.length - 1]).toBe('workflow.completed');

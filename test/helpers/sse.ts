@@ -15,7 +15,12 @@ export function readSse(
   headers: Record<string, string> = {},
   timeoutMs = 15_000,
   onMessage?: (message: SseMessage) => void,
-): Promise<{ status: number; contentType: string | undefined; messages: SseMessage[] }> {
+): Promise<{
+  status: number;
+  contentType: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  messages: SseMessage[];
+}> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       const messages: SseMessage[] = [];
@@ -49,6 +54,7 @@ export function readSse(
         resolve({
           status: res.statusCode ?? 0,
           contentType: res.headers['content-type'],
+          headers: res.headers,
           messages,
         });
       });

@@ -27,16 +27,19 @@ export class EventStreamService {
     workflowId: string,
     after: number,
     raw: ServerResponse,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, number | string | string[] | undefined>>,
     closed: AbortSignal,
   ): Promise<void> {
     this.reader.getRow(workflowId);
+    // The reply's own headers first; the stream's below take precedence over them.
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined) raw.setHeader(name, value);
+    }
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
-      ...headers,
     });
     raw.write('retry: 2000\n\n');
     let cursor = after;

@@ -147,13 +147,8 @@ export class WorkflowsController {
     reply.raw.on('close', onClose);
     // The client may have gone while the request was being handled.
     if (reply.raw.destroyed || request.raw.socket.destroyed) closed.abort();
-    await this.eventStream.stream(
-      params.id,
-      after,
-      reply.raw,
-      { 'x-request-id': request.id },
-      closed.signal,
-    );
+    // The headers the reply has by now (request id, security headers, CORS) go with the stream.
+    await this.eventStream.stream(params.id, after, reply.raw, reply.getHeaders(), closed.signal);
   }
 
   @Post(':id/cancel')
