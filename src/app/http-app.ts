@@ -109,8 +109,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
  * The security headers helmet sets; the API serves JSON only, and /docs needs its inline
  * scripts, so no CSP. With these options helmet sets the same headers on every response, so they
  * are worked out once, on a response that is never sent, and each response gets them from
- * Fastify in one go: running helmet's dozen middlewares on every response cost the API 25–50 µs
- * of CPU per GET of a workflow at 50 connections (bench/RESULTS.md, eleventh round).
+ * Fastify in one go: running helmet's dozen middlewares on every response cost the API 11–39 µs
+ * of CPU per GET of a workflow at 50 connections in paired runs (bench/RESULTS.md, eleventh
+ * round).
  */
 export function helmetHeaders(): OutgoingHttpHeaders {
   const request = new IncomingMessage(new Socket());
