@@ -40,6 +40,7 @@ export const API_VERSION = '0.1.0';
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   // Fastify's own errors (before any hook runs) are logged by the app's root logger, once it exists.
   const logs: { root?: pino.Logger } = {};
+  const securityHeaders = helmetHeaders();
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: requestIdFor,
@@ -49,6 +50,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     // parameters) are problem+json too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('x-request-id', request.id);
+      void reply.headers(securityHeaders);
       sendProblem(request, reply, error, logs.root ?? request.log);
     },
     requestTimeout: config.http.requestTimeoutMs,
@@ -69,7 +71,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   const metrics = app.get(MetricsService);
   metrics.readUnhandledErrorsFrom(() => unhandledCounts);
   registerHttpMetrics(fastify, metrics);
-  const securityHeaders = helmetHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     void reply.headers(securityHeaders);
