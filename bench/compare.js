@@ -6,6 +6,7 @@
 //   node bench/compare.js before.json after.json
 
 const fs = require('node:fs');
+const { rawRatio } = require('./report');
 const { fmt } = require('./util');
 
 const [beforeFile, afterFile] = process.argv.slice(2);
@@ -54,7 +55,7 @@ for (const i of [0, 1, 2]) {
   add(`Steps/s, ${label(after)}`, (r) => r.orch.setups[i].stepsPerSec.median);
   add(
     `Steps/s ÷ raw BullMQ jobs/s, ${label(after)}`,
-    (r) => r.orch.setups[i].stepsPerSec.median / r.orch.raw.jobsPerSec.median,
+    (r) => rawRatio(r.orch.setups[i], r.orch).ratio.median,
     2,
     '×',
   );

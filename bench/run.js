@@ -59,7 +59,7 @@ const cfg = QUICK
       warmSecs: 2,
       submitReqs: 400,
       orchN: 200,
-      orchRuns: 3,
+      orchRuns: 7,
       orchWarmup: 4000,
       rawWarmup: 28000,
       idleN: 30,
@@ -506,8 +506,11 @@ function aggregate(runs) {
   };
 }
 
-/** One orchestration setup: warm-up, loaded runs (bursts of N), then unloaded hand-offs. */
-async function orchestrationSetup(label, setup) {
+/**
+ * One orchestration setup: warm-up, loaded runs (bursts of N), each followed at once by a batch
+ * of as many no-op jobs through raw BullMQ (`raw`), then unloaded hand-offs.
+ */
+async function orchestrationSetup(label, setup, raw) {
   log(`orchestration: ${label}`);
   const dbFile = path.join(tmp, `orch-${setup.key}.db`);
   const prefix = `bench-${setup.key}-${process.pid}`;
@@ -560,7 +563,10 @@ async function orchestrationSetup(label, setup) {
   // 4,000 and 8,000 differed within the noise.
   while (offset < cfg.orchWarmup) await burst(Math.min(cfg.orchN, cfg.orchWarmup - offset));
   const loaded = [];
-  for (let r = 0; r < cfg.orchRuns; r += 1) loaded.push(await burst(cfg.orchN));
+  for (let r = 0; r < cfg.orchRuns; r += 1) {
+    const run = await burst(cfg.orchN);
+    loaded.push({ ...run, raw: await raw.batch(run.jobs) });
+  }
   // Unloaded: one workflow at a time, so a hand-off is not a wait in a queue behind others.
   const idleIds = [];
   const t0 = Date.now();
@@ -583,6 +589,10 @@ async function orchestrationSetup(label, setup) {
     workflowsPerRun: cfg.orchN,
     stepsPerSec: u.summary(loaded.map((x) => x.stepsPerSec)),
     jobsPerSec: u.summary(loaded.map((x) => x.jobsPerSec)),
+    // Each run's steps/s over the jobs/s of the raw batch run right after it.
+    rawJobsPerSec: u.summary(loaded.map((x) => x.raw.jobsPerSec)),
+    rawRatio: u.summary(loaded.map((x) => x.stepsPerSec / x.raw.jobsPerSec)),
+    rawRuns: loaded.map((x) => x.raw),
     wallMs: u.summary(loaded.map((x) => x.wallMs)),
     loadedHandoffP50: u.summary(loaded.map((x) => x.handoff.p50)),
     loadedHandoffP99: u.summary(loaded.map((x) => x.handoff.p99)),
@@ -619,19 +629,70 @@ function productConcurrency() {
   return require(path.join(DIST, 'config', 'app-config.js')).loadConfig({}).queue.concurrency;
 }
 
-/** Raw BullMQ in a process of its own, warmed up there with `warmup` no-op jobs first. */
+/**
+ * Raw BullMQ in a process of its own that stays up through the orchestration part: warmed up
+ * with `warmup` no-op jobs, then a measured batch whenever `batch(n)` asks for one.
+ */
+async function rawBullmqServer(warmup) {
+  const child = u.start(process.execPath, [path.join(__dirname, 'raw-bullmq.js')], {
+    env: rawEnv('serve', 0, warmup),
+    logFile: path.join(tmp, 'raw-bullmq.log'),
+    stdin: true,
+    watch: () => undefined,
+  });
+  const lines = [];
+  const waiting = [];
+  let buffered = '';
+  child.stdout.on('data', (chunk) => {
+    buffered += chunk.toString('utf8');
+    let nl;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = JSON.parse(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+      const next = waiting.shift();
+      if (next === undefined) lines.push(line);
+      else next.resolve(line);
+    }
+  });
+  void child.exited.then(({ code, signal }) => {
+    for (const w of waiting.splice(0)) {
+      w.reject(new Error(`raw BullMQ exited (${code ?? signal}); see ${tmp}/raw-bullmq.log`));
+    }
+  });
+  const nextLine = () =>
+    lines.length > 0
+      ? Promise.resolve(lines.shift())
+      : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  await nextLine(); // {"ready":true} once warm
+  return {
+    batch(count) {
+      child.stdin.write(`${JSON.stringify({ count })}\n`);
+      return nextLine();
+    },
+    async close() {
+      child.stdin.end();
+      await child.exited;
+    },
+  };
+}
+
+function rawEnv(mode, count, warmup) {
+  return {
+    PATH: process.env.PATH,
+    REDIS_URL: redisUrl,
+    PREFIX: `bench-raw-${process.pid}`,
+    COUNT: String(count),
+    CONCURRENCY: String(productConcurrency()),
+    MODE: mode,
+    WARMUP: String(warmup),
+    REDIS_PID: String(redis.pid),
+  };
+}
+
+/** Raw BullMQ once in a fresh process (warmed up there with `warmup` no-op jobs first). */
 function rawBullmq(mode, count, warmup) {
   const out = execFileSync(process.execPath, [path.join(__dirname, 'raw-bullmq.js')], {
-    env: {
-      PATH: process.env.PATH,
-      REDIS_URL: redisUrl,
-      PREFIX: `bench-raw-${process.pid}`,
-      COUNT: String(count),
-      CONCURRENCY: String(productConcurrency()),
-      MODE: mode,
-      WARMUP: String(warmup),
-      REDIS_PID: String(redis.pid),
-    },
+    env: rawEnv(mode, count, warmup),
     encoding: 'utf8',
     timeout: 150_000,
   });
@@ -644,22 +705,28 @@ async function benchOrchestration() {
     { key: 'bullmq1', label: 'BullMQ, 1 worker process', workers: 1 },
     { key: 'bullmq2', label: 'BullMQ, 2 worker processes', workers: 2 },
   ];
+  // Raw BullMQ runs as many no-op jobs as the product ran in each loaded run (plan + steps +
+  // finalize), right after that run, in one process warmed up first with as many jobs as the
+  // product's warm-up ran. Runs made a moment apart share the machine's state of the moment
+  // (another tenant's load, CPU clocks), which drifts over a minute by more than the margins
+  // measured here.
+  log(`raw BullMQ: warming up with ${cfg.rawWarmup} no-op jobs`);
+  const raw = await rawBullmqServer(cfg.rawWarmup);
   const results = [];
-  for (const s of setups) results.push(await orchestrationSetup(s.label, s));
-  // Raw BullMQ: as many no-op jobs as the product ran per loaded run (plan + steps + finalize),
-  // each run in a fresh process warmed up first with as many jobs as the product's warm-up ran.
-  const count = results[1].stepsPerRun + 2 * cfg.orchN;
-  log(`raw BullMQ: ${count} no-op jobs added one by one, after ${cfg.rawWarmup} to warm up`);
-  const raw = [];
-  const cold = [];
-  for (let r = 0; r < cfg.orchRuns; r += 1) {
-    raw.push(rawBullmq('throughput', count, cfg.rawWarmup));
-    cold.push(rawBullmq('throughput', count, 0));
+  try {
+    for (const s of setups) results.push(await orchestrationSetup(s.label, s, raw));
+  } finally {
+    await raw.close();
   }
+  const rawRuns = results.flatMap((s) => s.rawRuns);
+  const count = rawRuns[0].jobs;
+  log('raw BullMQ: fresh processes without warm-up, and hand-offs');
+  const cold = [];
+  for (let r = 0; r < cfg.orchRuns; r += 1) cold.push(rawBullmq('throughput', count, 0));
   // raw-bullmq.js reports its own CPU time and Redis's over the measured jobs (the warm-up's not).
   const rawCpu = cpuPerUnit(
-    raw.map((x) => ({ process: x.cpuMs, redis: x.redisCpuMs })),
-    count * raw.length,
+    rawRuns.map((x) => ({ process: x.cpuMs, redis: x.redisCpuMs })),
+    rawRuns.reduce((sum, x) => sum + x.jobs, 0),
   );
   const chain = rawBullmq('chain', 300, cfg.rawWarmup);
   return {
@@ -668,7 +735,7 @@ async function benchOrchestration() {
       jobs: count,
       warmup: cfg.rawWarmup,
       concurrency: productConcurrency(),
-      jobsPerSec: u.summary(raw.map((x) => x.jobsPerSec)),
+      jobsPerSec: u.summary(rawRuns.map((x) => x.jobsPerSec)),
       coldJobsPerSec: u.summary(cold.map((x) => x.jobsPerSec)),
       cpuUsPerJob: rawCpu,
       chainHandoff: u.percentiles(chain.handoffs),

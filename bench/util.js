@@ -52,11 +52,13 @@ const children = new Set();
 /**
  * Starts a child process. stdout goes to `logFile` (or /dev/null); `watch` gets every stdout
  * chunk (for "ready" lines) when given, in which case the stream is also copied to the file.
+ * `stdin: true` gives the child a stdin pipe (child.stdin).
  */
 function start(command, args, options) {
-  const { env, cwd, logFile, watch } = options;
+  const { env, cwd, logFile, watch, stdin } = options;
   const out = logFile === undefined ? 'ignore' : fs.openSync(logFile, 'a');
-  const stdio = watch === undefined ? ['ignore', out, out] : ['ignore', 'pipe', out];
+  const input = stdin === true ? 'pipe' : 'ignore';
+  const stdio = watch === undefined ? [input, out, out] : [input, 'pipe', out];
   const child = spawn(command, args, {
     cwd: cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
