@@ -311,7 +311,12 @@ export function errorLines(
   const fromStderr = proc
     .stderr()
     .split('\n')
-    .filter((l) => /unhandled|uncaught|TypeError|ReferenceError|RangeError|FATAL/i.test(l))
+    // Node's own warnings too: "(node:123) MaxListenersExceededWarning: …".
+    .filter(
+      (l) =>
+        /unhandled|uncaught|TypeError|ReferenceError|RangeError|FATAL/i.test(l) ||
+        /\(node:\d+\) \w*Warning/.test(l),
+    )
     .map((l) => `[${proc.name} stderr] ${l}`);
   return [...fromLogs, ...fromStderr];
 }

@@ -12,27 +12,44 @@ export class RunAbortedError extends Error {
 interface RunningCall {
   workflowId: string;
   controller: AbortController;
-  release: () => void;
+  shutdownSignal: AbortSignal | undefined;
 }
 
-/** Model calls in flight in this process, so a cancel can abort them at once. */
+/**
+ * Model calls in flight in this process, so a cancel can abort them at once. A queue driver's
+ * shutdown signal gets one listener, however many calls run under it (one each would pass
+ * Node's limit of 10 listeners, with a warning on stderr, as soon as 11 steps ran at once).
+ */
 @Injectable()
 export class RunningCalls {
   private readonly calls = new Map<string, RunningCall>();
+  private readonly watched = new WeakSet<AbortSignal>();
 
   start(key: string, workflowId: string, shutdownSignal?: AbortSignal): AbortController {
     const controller = new AbortController();
-    const onShutdown = () => controller.abort(new RunAbortedError('shutdown'));
-    if (shutdownSignal?.aborted === true) onShutdown();
-    else shutdownSignal?.addEventListener('abort', onShutdown, { once: true });
-    const release = () => shutdownSignal?.removeEventListener('abort', onShutdown);
-    this.calls.set(key, { workflowId, controller, release });
+    this.calls.set(key, { workflowId, controller, shutdownSignal });
+    if (shutdownSignal?.aborted === true) {
+      controller.abort(new RunAbortedError('shutdown'));
+    } else if (shutdownSignal !== undefined && !this.watched.has(shutdownSignal)) {
+      this.watched.add(shutdownSignal);
+      shutdownSignal.addEventListener('abort', () => this.abortUnder(shutdownSignal), {
+        once: true,
+      });
+    }
     return controller;
   }
 
   finish(key: string): void {
-    this.calls.get(key)?.release();
     this.calls.delete(key);
+  }
+
+  /** Aborts every call started under the given shutdown signal. */
+  private abortUnder(shutdownSignal: AbortSignal): void {
+    for (const call of this.calls.values()) {
+      if (call.shutdownSignal === shutdownSignal && !call.controller.signal.aborted) {
+        call.controller.abort(new RunAbortedError('shutdown'));
+      }
+    }
   }
 
   /** Aborts every call of the workflow in this process; returns how many. */
