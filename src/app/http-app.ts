@@ -12,7 +12,8 @@ import type { AppConfig } from '../config/app-config';
 import helmet from 'helmet';
 import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
-import { registerRateLimit } from '../common/http/rate-limit';
+import { registerRateLimit, type SharedCounters } from '../common/http/rate-limit';
+import { producerConnection } from '../modules/queue/redis-connection';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../common/http/problem.filter';
 import { ROOT_LOGGER } from '../common/logging/logging.module';
@@ -34,9 +35,40 @@ export function requestIdFor(req: IncomingMessage): string {
 export const API_VERSION = '0.1.0';
 
 /**
- * Builds the API application (not yet listening): Fastify adapter, request ids, problem+json
- * for every error including Fastify's own, versioned routes and the OpenAPI document.
+ * With Redis configured (the BullMQ driver), the rate limit's counters live there, shared by
+ * every API process; the connection closes with the app. Start-up waits for the connection
+ * (up to its connect timeout, not at all when Redis refuses it), so that the first requests are
+ * counted too.
  */
+async function sharedCounters(
+  config: AppConfig,
+  logger: pino.Logger,
+): Promise<SharedCounters | undefined> {
+  const redisUrl = config.queue.redisUrl;
+  if (config.http.rateLimitPerMinute <= 0 || config.queue.driver !== 'bullmq' || !redisUrl) {
+    return undefined;
+  }
+  // Loaded only with the BullMQ driver, like the queue packages.
+  const { Redis } = await import('ioredis');
+  const options = producerConnection(redisUrl);
+  const redis = new Redis(options);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, options.connectTimeout);
+    const settle = () => {
+      clearTimeout(timer);
+      redis.off('ready', settle);
+      redis.off('error', settle);
+      resolve();
+    };
+    redis.once('ready', settle);
+    redis.once('error', settle);
+  });
+  redis.on('error', (error) =>
+    logger.warn({ err: error }, 'rate limit: Redis connection error; requests are not counted'),
+  );
+  return { redis, keyPrefix: `${config.queue.prefix}:rate-limit:` };
+}
+
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   // Fastify's own errors (before any hook runs) are logged by the app's root logger, once it exists.
   const logs: { root?: pino.Logger } = {};
@@ -84,7 +116,11 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   }
   const keys = app.get(ApiKeysService);
   registerAccessControl(fastify, keys, config.http.host);
-  await registerRateLimit(fastify, config.http.rateLimitPerMinute);
+  await registerRateLimit(
+    fastify,
+    config.http.rateLimitPerMinute,
+    await sharedCounters(config, root),
+  );
 
   // Only JSON bodies are accepted: anything else answers 415.
   fastify.removeContentTypeParser(['text/plain']);

@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { DomainError, ErrorCode } from '../domain-error';
 
@@ -13,20 +14,41 @@ export function rateLimitKey(request: FastifyRequest): string {
   return `ip:${request.ip}`;
 }
 
+/** Where the counters live when they are shared: a Redis connection and a key prefix. */
+export interface SharedCounters {
+  redis: Redis;
+  keyPrefix: string;
+}
+
 /**
  * RATE_LIMIT_PER_MINUTE requests per minute per key (0 turns it off); past it 429 problem+json
  * with Retry-After and the x-ratelimit-* headers. Health checks and metrics scrapes are never
- * limited.
+ * limited. With `shared` the counters are in Redis, one per key for every API process; while
+ * Redis does not answer, requests are served without counting rather than refused.
  */
 export async function registerRateLimit(
   fastify: FastifyInstance,
   perMinute: number,
+  shared?: SharedCounters,
 ): Promise<void> {
   if (perMinute <= 0) return;
+  if (shared !== undefined) {
+    fastify.addHook('onClose', async () => {
+      try {
+        await shared.redis.quit();
+      } catch {
+        // Not connected: nothing to say goodbye to.
+        shared.redis.disconnect();
+      }
+    });
+  }
   await fastify.register(rateLimit, {
     global: true,
     max: perMinute,
     timeWindow: 60_000,
+    ...(shared === undefined
+      ? {}
+      : { redis: shared.redis, nameSpace: shared.keyPrefix, skipOnError: true }),
     keyGenerator: rateLimitKey,
     allowList: (request) => request.url.startsWith('/health/') || request.url === '/metrics',
     errorResponseBuilder: (_request, context) =>
