@@ -27,6 +27,8 @@ export interface AppConfig {
     redisUrl: string | undefined;
     runWorkers: boolean;
     concurrency: number;
+    /** A worker process serves /metrics and /health/* on this port (HOST); 0: it does not. */
+    workerMetricsPort: number;
     /**
      * How many newly ready steps (and a workflow's final review) a job may run itself after its
      * own work, instead of handing each to the queue; 0: every step is a job of its own.
@@ -114,6 +116,7 @@ function toAppConfig(env: Env): AppConfig {
       redisUrl: env.REDIS_URL,
       runWorkers: env.RUN_WORKERS,
       concurrency: env.WORKER_CONCURRENCY,
+      workerMetricsPort: env.WORKER_METRICS_PORT,
       chainSteps: env.JOB_CHAIN_STEPS,
       queues: env.WORKER_QUEUES,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,

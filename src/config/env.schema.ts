@@ -52,6 +52,7 @@ export const envSchema = z.object({
   QUEUE_DRIVER: z.enum(['auto', 'inline', 'bullmq']).default('auto'),
   RUN_WORKERS: flag(true),
   WORKER_CONCURRENCY: int(10, 1, 256),
+  WORKER_METRICS_PORT: int(0, 0, 65535),
   JOB_CHAIN_STEPS: int(12, 0, 100),
   WORKER_QUEUES: z
     .string()

@@ -20,6 +20,13 @@ export const TASK_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 export const HTTP_DURATION_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ] as const;
+/** Upper bounds (seconds) of `broski_job_duration_seconds`: offline jobs take ms, model jobs minutes. */
+export const JOB_DURATION_BUCKETS = [
+  0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+] as const;
+/** How a job handled by this process ended: done, handed back for later, or thrown. */
+export const JOB_OUTCOMES = ['completed', 'retry_later', 'failed'] as const;
+export type JobOutcomeLabel = (typeof JOB_OUTCOMES)[number];
 /** The BullMQ job states reported by `broski_queue_jobs`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 /** A scrape never waits longer than this for Redis; a queue that did not answer has no samples. */
@@ -71,6 +78,8 @@ interface WorkSnapshot {
 export class MetricsService implements OnModuleInit {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly jobsTotal: Counter<'job' | 'outcome'>;
+  private readonly jobDuration: Histogram<'job'>;
   private readonly unhandledCounted: Record<UnhandledErrorKind, number> = {
     rejection: 0,
     exception: 0,
@@ -93,6 +102,19 @@ export class MetricsService implements OnModuleInit {
       help: 'Duration of HTTP requests by method, route template and status code',
       labelNames: ['method', 'route', 'status_code'],
       buckets: [...HTTP_DURATION_BUCKETS],
+      registers,
+    });
+    this.jobsTotal = new Counter({
+      name: 'broski_jobs_total',
+      help: 'Jobs this process handled, by job (plan, task, finalize) and outcome',
+      labelNames: ['job', 'outcome'],
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'broski_job_duration_seconds',
+      help: 'How long this process took over a job (with the steps it carried), by job',
+      labelNames: ['job'],
+      buckets: [...JOB_DURATION_BUCKETS],
       registers,
     });
     const unhandledErrors: Counter<'kind'> = new Counter({
@@ -228,6 +250,12 @@ export class MetricsService implements OnModuleInit {
   /** Records one HTTP request (called from the Fastify onResponse hook). */
   observeHttpRequest(method: string, route: string, statusCode: number, seconds: number): void {
     this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  /** Records one job this process handled (called by the job processor). */
+  observeJob(job: string, outcome: JobOutcomeLabel, seconds: number): void {
+    this.jobsTotal.inc({ job, outcome });
+    this.jobDuration.observe({ job }, seconds);
   }
 
   /** Counts an unhandled rejection or uncaught exception (for process-level handlers). */

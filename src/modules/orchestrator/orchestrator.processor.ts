@@ -1,12 +1,15 @@
 import {
   Inject,
   Injectable,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { JobQueue } from '../queue/job-queue';
+import type { JobHandler, JobHandlers, JobName } from '../queue/jobs';
 import { Reconciler } from './reconciler.service';
 import { WorkflowEngine } from './workflow-engine.service';
 
@@ -25,19 +28,24 @@ export class OrchestratorProcessor implements OnApplicationBootstrap, BeforeAppl
     private readonly engine: WorkflowEngine,
     private readonly reconciler: Reconciler,
     private readonly logger: PinoLogger,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.logger.setContext(OrchestratorProcessor.name);
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.consume(
-      {
-        plan: (payload, context) => this.engine.plan(payload.workflowId, context),
-        task: (payload, context) => this.engine.runTask(payload.taskId, context),
-        finalize: (payload, context) => this.engine.finalize(payload.workflowId, context),
-      },
-      this.config.queue.queues,
-    );
+    const handlers: JobHandlers = {
+      plan: this.observed('plan', (payload, context) =>
+        this.engine.plan(payload.workflowId, context),
+      ),
+      task: this.observed('task', (payload, context) =>
+        this.engine.runTask(payload.taskId, context),
+      ),
+      finalize: this.observed('finalize', (payload, context) =>
+        this.engine.finalize(payload.workflowId, context),
+      ),
+    };
+    await this.queue.consume(handlers, this.config.queue.queues);
     await this.reconcileSafely();
     const interval = this.config.queue.reconcileIntervalMs;
     if (interval > 0) {
@@ -57,6 +65,24 @@ export class OrchestratorProcessor implements OnApplicationBootstrap, BeforeAppl
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.queue.stop(this.config.queue.shutdownGraceMs);
+  }
+
+  /** The handler, timed and counted in the process's metrics when it has them. */
+  private observed<N extends JobName>(job: N, handler: JobHandler<N>): JobHandler<N> {
+    const metrics = this.metrics;
+    if (metrics === undefined) return handler;
+    return async (payload, context) => {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      try {
+        const outcome = await handler(payload, context);
+        metrics.observeJob(job, outcome === undefined ? 'completed' : 'retry_later', seconds());
+        return outcome;
+      } catch (error) {
+        metrics.observeJob(job, 'failed', seconds());
+        throw error;
+      }
+    };
   }
 
   private async reconcileSafely(): Promise<void> {
