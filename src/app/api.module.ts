@@ -20,7 +20,7 @@ export class ApiModule {
       module: ApiModule,
       imports: [
         CoreModule.forRoot(config, 'api'),
-        MetricsModule,
+        MetricsModule.forRoot('api'),
         ...(config.queue.runWorkers ? [OrchestratorProcessorModule] : []),
       ],
       controllers: [HealthController, AgentsController, WorkflowsController, TasksController],

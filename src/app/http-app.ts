@@ -4,7 +4,6 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import type pino from 'pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
@@ -13,6 +12,7 @@ import helmet from 'helmet';
 import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
 import { registerRateLimit, type SharedCounters } from '../common/http/rate-limit';
+import { requestIdFor } from '../common/http/request-id';
 import { producerConnection } from '../modules/queue/redis-connection';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../common/http/problem.filter';
@@ -22,15 +22,6 @@ import { registerHttpMetrics } from '../modules/metrics/http-metrics';
 import { MetricsService } from '../modules/metrics/metrics.service';
 import { unhandledCounts } from './process-guards';
 import { ApiModule } from './api.module';
-
-const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
-
-/** Accepts a caller's x-request-id when it is sane, otherwise makes one. */
-export function requestIdFor(req: IncomingMessage): string {
-  const header = req.headers['x-request-id'];
-  const value = Array.isArray(header) ? header[0] : header;
-  return value !== undefined && REQUEST_ID_PATTERN.test(value) ? value : randomUUID();
-}
 
 export const API_VERSION = '0.1.0';
 

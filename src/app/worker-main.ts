@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfigFromProcess, type AppConfig } from '../config/app-config';
-import { installProcessGuards } from './process-guards';
+import { installProcessGuards, unhandledCounts } from './process-guards';
 import { closeOnSignal } from './shutdown';
 import { exitOnStartupError } from './startup-error';
 import { WorkerModule } from './worker.module';
@@ -17,13 +17,18 @@ export async function startWorker(config: AppConfig) {
       },
     ]);
   }
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
+  const app = await NestFactory.createApplicationContext(await WorkerModule.forRoot(config), {
     bufferLogs: true,
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   app.flushLogs();
   await app.init();
+  if (config.queue.workerMetricsPort > 0) {
+    // Loaded only then: a worker without metrics never loads prom-client.
+    const { MetricsService } = await import('../modules/metrics/metrics.service');
+    app.get(MetricsService).readUnhandledErrorsFrom(() => unhandledCounts);
+  }
   return app;
 }
 

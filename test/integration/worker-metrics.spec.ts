@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { startTestApp, type TestApp } from '../helpers/app';
-import { testConfig } from '../helpers/config';
+import { tempDir, testConfig } from '../helpers/config';
 import { submit, waitForStatus } from '../helpers/http';
 import { freePort } from '../helpers/ports';
 import { DIST_WORKER, ensureBuilt, raceTimeout, spawnNode } from '../helpers/processes';
+import { unhandledCounts } from '../../src/app/process-guards';
 import { startWorker } from '../../src/app/worker-main';
 import { loadConfig } from '../../src/config/app-config';
 import { bullmqQueues } from '../../src/modules/queue/queue-dashboard';
@@ -67,13 +69,31 @@ describe('a worker process with WORKER_METRICS_PORT', () => {
     expect(tasks).toBeGreaterThanOrEqual(1);
     expect(tasks).toBeLessThanOrEqual(done.tasks.length);
     expect(sample(text, 'broski_job_duration_seconds_count{job="plan"}')).toBe(1);
-    expect(sample(text, 'broski_workflows_total{status="completed"}')).toBe(1);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Nothing failed, and every series exists from the start.
+    expect(sample(text, 'broski_jobs_total{job="task",outcome="failed"}')).toBe(0);
+    expect(sample(text, 'broski_jobs_total{job="finalize",outcome="retry_later"}')).toBe(0);
+    // Only this process's own figures: the database and queue families are the API's.
+    expect(text).not.toContain('broski_workflows_total');
+    expect(text).not.toContain('broski_queue_jobs');
+  });
+
+  it('reports the unhandled errors its process guards counted', async () => {
+    const before = unhandledCounts.rejection;
+    unhandledCounts.rejection += 2;
+    try {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(sample(text, 'broski_unhandled_errors_total{kind="rejection"}')).toBe(before + 2);
+    } finally {
+      unhandledCounts.rejection -= 2;
+    }
   });
 
   it('answers liveness and readiness like the API', async () => {
-    const live = await fetch(`${base}/health/live`);
+    const live = await fetch(`${base}/health/live`, { headers: { 'x-request-id': 'probe-1' } });
     expect(live.status).toBe(200);
+    expect(live.headers.get('x-request-id')).toBe('probe-1');
+    expect((await fetch(`${base}/health/live`, { method: 'HEAD' })).status).toBe(200);
     expect(await live.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(200);
@@ -91,6 +111,7 @@ describe('a worker process with WORKER_METRICS_PORT', () => {
     expect(await missing.json()).toMatchObject({ status: 404, code: 'not_found' });
     const post = await fetch(`${base}/metrics`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
     expect(post.headers.get('content-type')).toBe('application/problem+json');
     expect(await post.json()).toMatchObject({ status: 405 });
   });
@@ -116,5 +137,49 @@ describe('a worker process with WORKER_METRICS_PORT', () => {
     await worker?.close();
     worker = undefined;
     await expect(fetch(`${base}/health/live`)).rejects.toThrow();
+  });
+});
+
+describe('a worker process without WORKER_METRICS_PORT', () => {
+  it('loads no metrics code (prom-client) and listens on no port', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    try {
+      const probe = path.join(dir, 'probe.js');
+      fs.writeFileSync(
+        probe,
+        `process.on('SIGUSR2', () => {
+           const files = Object.keys(require.cache).filter((f) => /[\\\\/]prom-client[\\\\/]/.test(f));
+           process.stdout.write(JSON.stringify({ promFiles: files.length }) + '\\n');
+         });
+         require(${JSON.stringify(DIST_WORKER)});`,
+      );
+      const worker = spawnNode('plain-worker', probe, {
+        env: {
+          REDIS_URL,
+          QUEUE_PREFIX: `broski-test-${randomUUID()}`,
+          DATABASE_PATH: path.join(dir, 'broski.db'),
+          LOG_LEVEL: 'info',
+        },
+        maxLifetimeMs: 30_000,
+      });
+      try {
+        await worker.waitForLog((l) => l.msg === 'processing jobs', 20_000, 'processing jobs');
+        worker.proc.kill('SIGUSR2');
+        const line = await worker.waitForLog(
+          (l) => typeof l.promFiles === 'number',
+          5_000,
+          'the probe line',
+        );
+        expect(line.promFiles).toBe(0);
+        expect(worker.logs().some((l) => l.msg?.startsWith('serving /metrics') === true)).toBe(
+          false,
+        );
+      } finally {
+        await worker.stop(10_000);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { QUEUE_NAMES } from '../queue/jobs';
+import { JOBS, QUEUE_NAMES, type JobName } from '../queue/jobs';
+import { JOB_OUTCOMES, type JobObserver, type JobOutcomeLabel } from './job-observer';
 import { WORKFLOW_STATUSES } from '../workflows/workflow-status';
 import {
   MetricsRepository,
@@ -24,9 +25,9 @@ export const HTTP_DURATION_BUCKETS = [
 export const JOB_DURATION_BUCKETS = [
   0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ] as const;
-/** How a job handled by this process ended: done, handed back for later, or thrown. */
-export const JOB_OUTCOMES = ['completed', 'retry_later', 'failed'] as const;
-export type JobOutcomeLabel = (typeof JOB_OUTCOMES)[number];
+/** Injection token of the registry's scope (see MetricsModule.forRoot). */
+export const METRICS_SCOPE = Symbol('METRICS_SCOPE');
+export type MetricsScope = 'api' | 'worker';
 /** The BullMQ job states reported by `broski_queue_jobs`. */
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 /** A scrape never waits longer than this for Redis; a queue that did not answer has no samples. */
@@ -71,11 +72,13 @@ interface WorkSnapshot {
  * totals over everything ever stored, so they survive restarts of any process and every API
  * replica reports the same value (aggregate them with `max`, not `sum`, across replicas).
  * `broski_queue_jobs{queue,state}` is a gauge read from BullMQ's `getJobCounts`, bounded by
- * QUEUE_COUNTS_TIMEOUT_MS so a lost Redis never hangs a scrape. `http_request_duration_seconds`
- * and `broski_unhandled_errors_total` are per process, as are prom-client's process defaults.
+ * QUEUE_COUNTS_TIMEOUT_MS so a lost Redis never hangs a scrape. `http_request_duration_seconds`,
+ * `broski_unhandled_errors_total`, `broski_jobs_total` and `broski_job_duration_seconds` are per
+ * process, as are prom-client's process defaults; a worker's registry (scope `worker`) has only
+ * these, so scraping workers costs them no database read.
  */
 @Injectable()
-export class MetricsService implements OnModuleInit {
+export class MetricsService implements OnModuleInit, JobObserver {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly jobsTotal: Counter<'job' | 'outcome'>;
@@ -93,6 +96,7 @@ export class MetricsService implements OnModuleInit {
     private readonly repository: MetricsRepository,
     private readonly moduleRef: ModuleRef,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_SCOPE) private readonly scope: MetricsScope,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -117,6 +121,10 @@ export class MetricsService implements OnModuleInit {
       buckets: [...JOB_DURATION_BUCKETS],
       registers,
     });
+    // Every series from the start, so that ratios of outcomes never divide by a missing series.
+    for (const job of Object.keys(JOBS)) {
+      for (const outcome of JOB_OUTCOMES) this.jobsTotal.inc({ job, outcome }, 0);
+    }
     const unhandledErrors: Counter<'kind'> = new Counter({
       name: 'broski_unhandled_errors_total',
       help: 'Unhandled promise rejections and uncaught exceptions in this process',
@@ -131,6 +139,14 @@ export class MetricsService implements OnModuleInit {
       },
     });
 
+    if (this.scope === 'api') this.registerWorkFamilies(registers);
+  }
+
+  /**
+   * The families read from the database and from BullMQ at scrape time: the same in every
+   * process, so only the API's registry has them.
+   */
+  private registerWorkFamilies(registers: Registry[]): void {
     const workflowsTotal: Counter<'status'> = new Counter({
       name: 'broski_workflows_total',
       help: 'Workflows stored, by current status (from the database: every process)',
@@ -223,7 +239,7 @@ export class MetricsService implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    if (this.config.queue.driver !== 'bullmq') return;
+    if (this.scope !== 'api' || this.config.queue.driver !== 'bullmq') return;
     this.queues = Object.values(QUEUE_NAMES).map((name) => ({
       name,
       source: this.moduleRef.get<JobCountsSource>(getQueueToken(name), { strict: false }),
@@ -237,6 +253,7 @@ export class MetricsService implements OnModuleInit {
 
   /** Everything in the Prometheus text format; the database is read once per scrape. */
   async scrape(): Promise<string> {
+    if (this.scope !== 'api') return this.registry.metrics();
     this.snapshot = this.readWork();
     try {
       // The registry calls every collect() synchronously, before its first await, so they all
@@ -253,7 +270,7 @@ export class MetricsService implements OnModuleInit {
   }
 
   /** Records one job this process handled (called by the job processor). */
-  observeJob(job: string, outcome: JobOutcomeLabel, seconds: number): void {
+  observeJob(job: JobName, outcome: JobOutcomeLabel, seconds: number): void {
     this.jobsTotal.inc({ job, outcome });
     this.jobDuration.observe({ job }, seconds);
   }

@@ -5,12 +5,12 @@ import {
   type OnModuleInit,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PinoLogger } from 'nestjs-pino';
 import { DomainError } from '../../common/domain-error';
 import { messageOf } from '../../common/error-message';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../../common/http/problem';
+import { requestIdFor } from '../../common/http/request-id';
 import { APP_CONFIG, ConfigError, type AppConfig } from '../../config/app-config';
 import { Readiness } from '../health/readiness.service';
 import { MetricsService } from './metrics.service';
@@ -66,7 +66,7 @@ export class WorkerHttpServer implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+    const requestId = requestIdFor(request);
     response.setHeader('x-request-id', requestId);
     response.setHeader('cache-control', 'no-store');
     const path = (request.url ?? '/').split('?')[0];
@@ -74,7 +74,8 @@ export class WorkerHttpServer implements OnModuleInit, OnApplicationShutdown {
       if (path !== '/metrics' && path !== '/health/live' && path !== '/health/ready') {
         throw DomainError.notFound('Route', path ?? '/');
       }
-      if (request.method !== 'GET') {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.setHeader('allow', 'GET, HEAD');
         throw new MethodNotAllowedException(`${path} answers GET only`);
       }
       if (path === '/metrics') {
@@ -89,8 +90,9 @@ export class WorkerHttpServer implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       const problem = toProblem(error, { requestId, instance: path });
       if (problem.internal) {
-        this.logger.error({ err: error, requestId, path }, 'worker metrics request failed');
+        this.logger.error({ err: error, reqId: requestId, path }, 'worker metrics request failed');
       }
+      for (const [name, value] of Object.entries(problem.headers)) response.setHeader(name, value);
       this.problem(response, problem.status, problem.body);
     }
   }

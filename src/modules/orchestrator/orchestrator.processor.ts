@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { MetricsService } from '../metrics/metrics.service';
+import { JOB_OBSERVER, type JobObserver } from '../metrics/job-observer';
 import { JobQueue } from '../queue/job-queue';
 import type { JobHandler, JobHandlers, JobName } from '../queue/jobs';
 import { Reconciler } from './reconciler.service';
@@ -28,7 +28,7 @@ export class OrchestratorProcessor implements OnApplicationBootstrap, BeforeAppl
     private readonly engine: WorkflowEngine,
     private readonly reconciler: Reconciler,
     private readonly logger: PinoLogger,
-    @Optional() private readonly metrics?: MetricsService,
+    @Optional() @Inject(JOB_OBSERVER) private readonly observer?: JobObserver,
   ) {
     this.logger.setContext(OrchestratorProcessor.name);
   }
@@ -69,7 +69,7 @@ export class OrchestratorProcessor implements OnApplicationBootstrap, BeforeAppl
 
   /** The handler, timed and counted in the process's metrics when it has them. */
   private observed<N extends JobName>(job: N, handler: JobHandler<N>): JobHandler<N> {
-    const metrics = this.metrics;
+    const metrics = this.observer;
     if (metrics === undefined) return handler;
     return async (payload, context) => {
       const started = performance.now();
