@@ -642,36 +642,69 @@ async function rawBullmqServer(warmup) {
   });
   const lines = [];
   const waiting = [];
+  let failure;
   let buffered = '';
+  // Any failure (the process gone, a line that is not JSON, a write to a closed pipe) rejects
+  // the request waiting and every later one: the bench stops with that reason.
+  const fail = (error) => {
+    failure ??= error;
+    for (const w of waiting.splice(0)) w.reject(failure);
+  };
+  child.stdin.on('error', fail);
   child.stdout.on('data', (chunk) => {
     buffered += chunk.toString('utf8');
     let nl;
     while ((nl = buffered.indexOf('\n')) !== -1) {
-      const line = JSON.parse(buffered.slice(0, nl));
+      const text = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
+      let line;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        fail(new Error(`raw BullMQ printed a line that is not JSON: ${text.slice(0, 200)}`));
+        return;
+      }
       const next = waiting.shift();
       if (next === undefined) lines.push(line);
       else next.resolve(line);
     }
   });
-  void child.exited.then(({ code, signal }) => {
-    for (const w of waiting.splice(0)) {
-      w.reject(new Error(`raw BullMQ exited (${code ?? signal}); see ${tmp}/raw-bullmq.log`));
-    }
-  });
-  const nextLine = () =>
-    lines.length > 0
-      ? Promise.resolve(lines.shift())
-      : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-  await nextLine(); // {"ready":true} once warm
+  void child.exited.then(({ code, signal }) =>
+    fail(new Error(`raw BullMQ exited (${code ?? signal}); see ${tmp}/raw-bullmq.log`)),
+  );
+  // A line within `ms` (the warm-up, or one batch), else the bench stops.
+  const nextLine = (ms, what) => {
+    if (lines.length > 0) return Promise.resolve(lines.shift());
+    if (failure !== undefined) return Promise.reject(failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`raw BullMQ: no ${what} in ${ms} ms`)), ms);
+      waiting.push({
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
+  };
+  await nextLine(150_000, 'warm-up'); // {"ready":true} once warm
   return {
     batch(count) {
+      if (failure !== undefined) return Promise.reject(failure);
       child.stdin.write(`${JSON.stringify({ count })}\n`);
-      return nextLine();
+      return nextLine(150_000, `answer for a batch of ${count} jobs`);
     },
+    /** Ends its input: it closes its queue and exits (stopped if it takes over 20 s). */
     async close() {
       child.stdin.end();
-      await child.exited;
+      const exited = await Promise.race([
+        child.exited.then(() => true),
+        u.sleep(20_000).then(() => false),
+      ]);
+      if (!exited) await u.stop(child);
     },
   };
 }

@@ -26,6 +26,13 @@ import { ApiModule } from './api.module';
 export const API_VERSION = '0.1.0';
 
 /**
+ * A rate-limit count that Redis has not answered within this time is skipped: a Redis that is
+ * connected but stalled (paused, failing over, a partition without a reset) must not hold
+ * requests.
+ */
+const RATE_LIMIT_REDIS_TIMEOUT_MS = 500;
+
+/**
  * With Redis configured (the BullMQ driver), the rate limit's counters live there, shared by
  * every API process; the connection closes with the app. Start-up waits for the connection
  * (up to its connect timeout, not at all when Redis refuses it), so that the first requests are
@@ -42,21 +49,30 @@ async function sharedCounters(
   // Loaded only with the BullMQ driver, like the queue packages.
   const { Redis } = await import('ioredis');
   const options = producerConnection(redisUrl);
-  const redis = new Redis(options);
+  const redis = new Redis({ ...options, commandTimeout: RATE_LIMIT_REDIS_TIMEOUT_MS });
+  // One line when Redis goes away and one when it is back, not one per reconnection attempt.
+  let away = false;
+  redis.on('error', (error) => {
+    if (away) return;
+    away = true;
+    logger.warn({ err: error }, 'rate limit: Redis does not answer; requests are not counted');
+  });
+  redis.on('ready', () => {
+    if (!away) return;
+    away = false;
+    logger.info('rate limit: Redis answers again; requests are counted');
+  });
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.connectTimeout);
     const settle = () => {
       clearTimeout(timer);
       redis.off('ready', settle);
       redis.off('error', settle);
       resolve();
     };
+    const timer = setTimeout(settle, options.connectTimeout);
     redis.once('ready', settle);
     redis.once('error', settle);
   });
-  redis.on('error', (error) =>
-    logger.warn({ err: error }, 'rate limit: Redis connection error; requests are not counted'),
-  );
   return { redis, keyPrefix: `${config.queue.prefix}:rate-limit:` };
 }
 

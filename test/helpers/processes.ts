@@ -311,11 +311,12 @@ export function errorLines(
   const fromStderr = proc
     .stderr()
     .split('\n')
-    // Node's own warnings too: "(node:123) MaxListenersExceededWarning: …".
+    // Node's own warnings too: "(node:123) MaxListenersExceededWarning: …",
+    // "(node:123) [DEP0040] DeprecationWarning: …".
     .filter(
       (l) =>
         /unhandled|uncaught|TypeError|ReferenceError|RangeError|FATAL/i.test(l) ||
-        /\(node:\d+\) \w*Warning/.test(l),
+        /\(node:\d+\) (\[\w+\] )?\w*Warning/.test(l),
     )
     .map((l) => `[${proc.name} stderr] ${l}`);
   return [...fromLogs, ...fromStderr];

@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api } from '../helpers/http';
 import { freePort as closedPort } from '../helpers/ports';
+import { findRedisServer, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server';
 
 // Uses the machine's real Redis (127.0.0.1:6379); every run has its own key prefix.
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -91,5 +92,50 @@ describe('rate limit with Redis unreachable', () => {
       statuses.push((await api(t.app).get('/api/v1/agents')).status);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
+  });
+});
+
+const REDIS_SERVER = findRedisServer();
+const IN_CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase());
+if (REDIS_SERVER === undefined && !IN_CI) {
+  console.warn(
+    'SKIPPED the stalled-Redis test of test/integration/rate-limit-shared.spec.ts: redis-server is not installed (in CI it fails instead)',
+  );
+}
+const describeWithRedis = REDIS_SERVER === undefined && !IN_CI ? describe.skip : describe;
+
+describeWithRedis('rate limit with a Redis that is connected but stalled', () => {
+  let redis: PrivateRedis | undefined;
+  let t: TestApp | undefined;
+
+  beforeAll(async () => {
+    if (REDIS_SERVER === undefined) throw new Error('redis-server is not installed');
+    redis = await startPrivateRedis(REDIS_SERVER);
+    t = await startTestApp(
+      testConfig({
+        REDIS_URL: redis.url,
+        QUEUE_DRIVER: 'bullmq',
+        RUN_WORKERS: 'false',
+        RATE_LIMIT_PER_MINUTE: '5',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await redis?.dispose();
+  });
+
+  it('answers requests without their count while Redis does not reply', async () => {
+    if (t === undefined || redis === undefined) throw new Error('the app did not start');
+    await api(t.app).get('/api/v1/agents').expect(200);
+    // Every client's commands wait for 4 s; the connection stays open.
+    expect(await redis.command('CLIENT', 'PAUSE', '4000', 'ALL')).toBe('+OK');
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) statuses.push((await api(t.app).get('/api/v1/agents')).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    // Each waited at most the rate limit's Redis timeout (500 ms), not the pause.
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
