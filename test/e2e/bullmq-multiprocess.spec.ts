@@ -25,6 +25,7 @@ import {
   type ManagedProcess,
 } from '../helpers/processes';
 import {
+  describeWithRedisServer,
   findRedisServer,
   redisServerVersion,
   startPrivateRedis,
@@ -40,13 +41,7 @@ import {
  */
 
 const REDIS_SERVER = findRedisServer();
-const IN_CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase());
-if (REDIS_SERVER === undefined && !IN_CI) {
-  console.warn(
-    'SKIPPED test/e2e/bullmq-multiprocess.spec.ts: redis-server is not installed (install redis-server to run it; in CI it fails instead)',
-  );
-}
-const describeWithRedis = REDIS_SERVER === undefined && !IN_CI ? describe.skip : describe;
+const describeWithRedis = describeWithRedisServer('test/e2e/bullmq-multiprocess.spec.ts');
 
 const OFFLINE_LATENCY_MS = 400;
 const COMPLETION_BOUND_MS = 60_000;

@@ -106,6 +106,8 @@ describe('BullMQ driver with Redis unreachable', () => {
         QUEUE_DRIVER: 'bullmq',
         RUN_WORKERS: 'false',
         RECONCILE_INTERVAL_MS: '0',
+        // The counters live in Redis: without it requests are served uncounted.
+        RATE_LIMIT_PER_MINUTE: '2',
       }),
     );
   });
@@ -119,6 +121,12 @@ describe('BullMQ driver with Redis unreachable', () => {
     const ready = await api(t.app).get('/health/ready');
     expect(ready.status).toBe(503);
     expect(ready.body.error.redis.status).toBe('down');
+  });
+
+  it('serves requests without counting them for the rate limit rather than refusing them', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await api(t.app).get('/api/v1/agents')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
   });
 
   it('accepts a submission quickly and keeps it for the reconciler', async () => {

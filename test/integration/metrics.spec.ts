@@ -10,7 +10,12 @@ import {
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api, submit, waitForStatus } from '../helpers/http';
-import { findRedisServer, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server';
+import {
+  describeWithRedisServer,
+  findRedisServer,
+  startPrivateRedis,
+  type PrivateRedis,
+} from '../helpers/redis-server';
 
 /**
  * Issue 6, item 4: GET /metrics exposes the HTTP, work, queue, process and unhandled-error
@@ -275,13 +280,9 @@ describe('GET /metrics once API keys exist', () => {
 });
 
 const REDIS_SERVER = findRedisServer();
-const IN_CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase());
-if (REDIS_SERVER === undefined && !IN_CI) {
-  console.warn(
-    'SKIPPED the BullMQ part of test/integration/metrics.spec.ts: redis-server is not installed',
-  );
-}
-const describeWithRedis = REDIS_SERVER === undefined && !IN_CI ? describe.skip : describe;
+const describeWithRedis = describeWithRedisServer(
+  'the BullMQ part of test/integration/metrics.spec.ts',
+);
 
 describeWithRedis('GET /metrics with BullMQ', () => {
   let redis: PrivateRedis;

@@ -3,8 +3,12 @@ import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { testConfig } from '../helpers/config';
 import { api } from '../helpers/http';
-import { freePort as closedPort } from '../helpers/ports';
-import { findRedisServer, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server';
+import {
+  describeWithRedisServer,
+  findRedisServer,
+  startPrivateRedis,
+  type PrivateRedis,
+} from '../helpers/redis-server';
 
 // Uses the machine's real Redis (127.0.0.1:6379); every run has its own key prefix.
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -66,43 +70,10 @@ describe('rate limit with Redis: one count per key for every API process', () =>
   });
 });
 
-describe('rate limit with Redis unreachable', () => {
-  let t: TestApp | undefined;
-
-  beforeAll(async () => {
-    const port = await closedPort();
-    t = await startTestApp(
-      testConfig({
-        REDIS_URL: `redis://127.0.0.1:${port}`,
-        QUEUE_DRIVER: 'bullmq',
-        RUN_WORKERS: 'false',
-        RATE_LIMIT_PER_MINUTE: '2',
-      }),
-    );
-  });
-
-  afterAll(async () => {
-    await t?.close();
-  });
-
-  it('serves requests without counting them rather than refusing them', async () => {
-    if (t === undefined) throw new Error('the app did not start');
-    const statuses: number[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      statuses.push((await api(t.app).get('/api/v1/agents')).status);
-    }
-    expect(statuses).toEqual([200, 200, 200, 200, 200]);
-  });
-});
-
 const REDIS_SERVER = findRedisServer();
-const IN_CI = ['1', 'true', 'yes'].includes((process.env.CI ?? '').toLowerCase());
-if (REDIS_SERVER === undefined && !IN_CI) {
-  console.warn(
-    'SKIPPED the stalled-Redis test of test/integration/rate-limit-shared.spec.ts: redis-server is not installed (in CI it fails instead)',
-  );
-}
-const describeWithRedis = REDIS_SERVER === undefined && !IN_CI ? describe.skip : describe;
+const describeWithRedis = describeWithRedisServer(
+  'the stalled-Redis test of test/integration/rate-limit-shared.spec.ts',
+);
 
 describeWithRedis('rate limit with a Redis that is connected but stalled', () => {
   let redis: PrivateRedis | undefined;
