@@ -76,6 +76,10 @@ async function sharedCounters(
   return { redis, keyPrefix: `${config.queue.prefix}:rate-limit:` };
 }
 
+/**
+ * Builds the API application (not yet listening): Fastify adapter, request ids, problem+json
+ * for every error including Fastify's own, versioned routes and the OpenAPI document.
+ */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   // Fastify's own errors (before any hook runs) are logged by the app's root logger, once it exists.
   const logs: { root?: pino.Logger } = {};
