@@ -2,6 +2,7 @@ import { getQueueToken } from '@nestjs/bull-shared';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withDeadline } from '../../common/deadline';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JOBS, QUEUE_NAMES, type JobName } from '../queue/jobs';
 import { JOB_OUTCOMES, type JobObserver, type JobOutcomeLabel } from './job-observer';
@@ -330,15 +331,9 @@ async function jobCountsWithin(
   source: JobCountsSource,
   ms: number,
 ): Promise<Record<string, number> | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  // A late failure after the timeout won is swallowed here, never an unhandled rejection.
-  const counts = source.getJobCounts(...QUEUE_JOB_STATES).catch(() => undefined);
-  try {
-    return await Promise.race([counts, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(
+    source.getJobCounts(...QUEUE_JOB_STATES),
+    ms,
+    () => new Error('timeout'),
+  ).catch(() => undefined);
 }

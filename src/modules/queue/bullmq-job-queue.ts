@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Worker, type JobsOptions } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
+import { withDeadline } from '../../common/deadline';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { JobQueue, type EnqueueOptions } from './job-queue';
 import {
@@ -59,30 +60,17 @@ export function deduplicationIdOf(catalogueId: string): string {
 /** How long workers get to close after their jobs were aborted. */
 const STOP_AFTER_ABORT_MS = 5000;
 
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Whether the promise settles (either way) within `ms`. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return withDeadline(settled, ms, () => new Error('not settled')).catch(() => false);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(promise, ms, () => new Error(`Redis did not answer ${what} within ${ms} ms`));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
+import { withDeadline } from '../../common/deadline';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { ReadinessChecks } from '../health/readiness.checks';
 import { producerConnection } from './redis-connection';
@@ -36,19 +37,15 @@ export class QueueHealth implements OnModuleInit, OnModuleDestroy {
 
   async check() {
     const session = this.indicator.check('redis');
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withDeadline(
         this.client.ping(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no answer within 1 s')), PING_TIMEOUT_MS);
-        }),
-      ]);
+        PING_TIMEOUT_MS,
+        () => new Error('no answer within 1 s'),
+      );
       return session.up();
     } catch (error) {
       return session.down({ message: error instanceof Error ? error.message : 'unreachable' });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
