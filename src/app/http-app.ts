@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { IncomingMessage, ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
+import { once } from 'node:events';
 import { Logger } from 'nestjs-pino';
 import type pino from 'pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
@@ -13,6 +14,7 @@ import { registerAccessControl } from '../modules/access/access.hook';
 import { ApiKeysService } from '../modules/access/api-keys.service';
 import { registerRateLimit, type SharedCounters } from '../common/http/rate-limit';
 import { requestIdFor } from '../common/http/request-id';
+import { withDeadline } from '../common/deadline';
 import { producerConnection } from '../modules/queue/redis-connection';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from '../common/http/problem.filter';
@@ -62,17 +64,12 @@ async function sharedCounters(
     away = false;
     logger.info('rate limit: Redis answers again; requests are counted');
   });
-  await new Promise<void>((resolve) => {
-    const settle = () => {
-      clearTimeout(timer);
-      redis.off('ready', settle);
-      redis.off('error', settle);
-      resolve();
-    };
-    const timer = setTimeout(settle, options.connectTimeout);
-    redis.once('ready', settle);
-    redis.once('error', settle);
-  });
+  // `once` rejects on the first 'error' (Redis refused): start-up goes on at once then too.
+  await withDeadline(
+    once(redis, 'ready'),
+    options.connectTimeout ?? RATE_LIMIT_REDIS_TIMEOUT_MS,
+    () => new Error('Redis did not connect in time'),
+  ).catch(() => undefined);
   return { redis, keyPrefix: `${config.queue.prefix}:rate-limit:` };
 }
 
