@@ -74,12 +74,14 @@ describe('database', () => {
   }
 
   describe('opening', () => {
-    it('uses WAL, foreign keys, synchronous NORMAL and a busy timeout', () => {
+    it('uses WAL, foreign keys, synchronous NORMAL, a busy timeout and temporary storage in memory', () => {
       const c = connect();
       expect(c.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(c.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(c.sqlite.pragma('synchronous', { simple: true })).toBe(1);
       expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+      // 2 = MEMORY: savepoint journals of grouped works never spill into a temporary file.
+      expect(c.sqlite.pragma('temp_store', { simple: true })).toBe(2);
     });
 
     it('follows SQLITE_SYNCHRONOUS and SQLITE_BUSY_TIMEOUT_MS', () => {

@@ -15,7 +15,8 @@ export interface Connection {
 
 /**
  * Opens the SQLite file with the settings every process shares (WAL so readers never block the
- * writer, a busy timeout so concurrent writers in other processes wait instead of failing).
+ * writer, a busy timeout so concurrent writers in other processes wait instead of failing,
+ * temporary storage in memory).
  */
 export function openDatabase(config: AppConfig['database']): Connection {
   if (config.path !== ':memory:') fs.mkdirSync(path.dirname(config.path), { recursive: true });
@@ -23,6 +24,9 @@ export function openDatabase(config: AppConfig['database']): Connection {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${config.synchronous}`);
   sqlite.pragma('foreign_keys = ON');
+  // The savepoint of each grouped work journals the pages it changes; with temp files on disk
+  // that journal spilled past 64 KB into a file, 64 writes per workflow on the worker's hot path.
+  sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
   const db = drizzle(sqlite, { schema });
   return { sqlite, db };

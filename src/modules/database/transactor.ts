@@ -1,12 +1,27 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { PinoLogger } from 'nestjs-pino';
+import { z } from 'zod';
 import { SQLITE } from './database.tokens';
 
 /** How long deferred writes wait before another attempt when their transaction failed. */
 const RETRY_MS = 100;
 /** At most this many grouped works share one commit (bounds how long the write lock is held). */
 export const MAX_GROUP = 256;
+
+/**
+ * The pauses between attempts at the write lock while another connection holds it, in ms (the
+ * last one repeats). SQLite's own busy handler sleeps 1, 2, 5, 10… ms, while a writer here holds
+ * the lock for 0.1–1 ms: with two workers and an API on one file, that handler left each worker
+ * waiting in `BEGIN IMMEDIATE` for 22 % of its time and the API 4.8 ms per transaction on average.
+ */
+const LOCK_PAUSES_MS = [0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5, 1, 1, 2, 5] as const;
+
+const busyTimeoutSchema = z.number().int().nonnegative();
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+}
 
 type NotAPromise<T> = T extends PromiseLike<unknown> ? never : T;
 
@@ -65,6 +80,11 @@ export class Transactor {
   private readonly savepointStmt: Database.Statement;
   private readonly releaseStmt: Database.Statement;
   private readonly rollbackToStmt: Database.Statement;
+  /** The connection's busy timeout (SQLITE_BUSY_TIMEOUT_MS), and statements to lift and restore it. */
+  private readonly busyTimeoutMs: number;
+  private readonly noWaitStmt: Database.Statement;
+  private readonly waitStmt: Database.Statement;
+  private readonly pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     @Inject(SQLITE) private readonly sqlite: Database.Database,
@@ -77,6 +97,9 @@ export class Transactor {
     this.savepointStmt = sqlite.prepare('SAVEPOINT broski');
     this.releaseStmt = sqlite.prepare('RELEASE broski');
     this.rollbackToStmt = sqlite.prepare('ROLLBACK TO broski');
+    this.busyTimeoutMs = busyTimeoutSchema.parse(sqlite.pragma('busy_timeout', { simple: true }));
+    this.noWaitStmt = sqlite.prepare('PRAGMA busy_timeout = 0');
+    this.waitStmt = sqlite.prepare(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
   }
 
   /** One transaction of its own, committed when this returns (inside another: a savepoint). */
@@ -212,7 +235,7 @@ export class Transactor {
   /** `work` in one write transaction (inside another: a savepoint). */
   private run<T>(work: () => T): T {
     if (this.sqlite.inTransaction) return this.savepoint(work);
-    this.beginStmt.run();
+    this.begin();
     let value: T;
     try {
       value = work();
@@ -222,6 +245,37 @@ export class Transactor {
       throw error instanceof TransactionLostError ? error.cause : error;
     }
     return value;
+  }
+
+  /**
+   * `BEGIN IMMEDIATE`, waiting for the write lock while another connection holds it, up to the
+   * connection's busy timeout (then SQLITE_BUSY, as SQLite's own wait would). The wait polls at
+   * LOCK_PAUSES_MS instead of SQLite's millisecond sleeps; the thread is blocked either way, as
+   * better-sqlite3 is synchronous. Reads keep SQLite's own wait: only this statement runs with
+   * the timeout lifted.
+   */
+  private begin(): void {
+    if (this.busyTimeoutMs === 0) {
+      this.beginStmt.run();
+      return;
+    }
+    this.noWaitStmt.get();
+    try {
+      const started = performance.now();
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          this.beginStmt.run();
+          return;
+        } catch (error) {
+          const left = this.busyTimeoutMs - (performance.now() - started);
+          if (!isBusy(error) || left <= 0) throw error;
+          const pause = LOCK_PAUSES_MS[Math.min(attempt, LOCK_PAUSES_MS.length - 1)] ?? 1;
+          Atomics.wait(this.pauseCell, 0, 0, Math.min(pause, left));
+        }
+      }
+    } finally {
+      this.waitStmt.get();
+    }
   }
 
   /**
