@@ -527,6 +527,40 @@ describe('database', () => {
       observer.close();
     });
 
+    it('lets other callbacks run between two groups of a burst', async () => {
+      const { tx, insert, committed, observer } = setUp();
+      const works = Array.from({ length: MAX_GROUP + 1 }, (_, i) =>
+        tx.grouped(() => insert.run(`n${i}`)),
+      );
+      // Queued after the first group's commit, before the second group's.
+      const seenBetween = new Promise((resolve) => setImmediate(() => resolve(committed().length)));
+      expect(await seenBetween).toBe(MAX_GROUP);
+      await Promise.all(works);
+      expect(committed()).toHaveLength(MAX_GROUP + 1);
+      observer.close();
+    });
+
+    it('still commits the groups after a failed one when flushed at shutdown, with the deferred records', async () => {
+      const { c, tx, insert, committed, observer } = setUp();
+      // A deferred foreign key is only checked at COMMIT: the first group's commit fails.
+      c.sqlite.exec(`CREATE TABLE parents (id INTEGER PRIMARY KEY);
+        CREATE TABLE children (parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);
+      tx.defer(() => insert.run('usage row'));
+      const firstGroup = [
+        tx.grouped(() => c.sqlite.prepare('INSERT INTO children VALUES (42)').run()),
+        ...Array.from({ length: MAX_GROUP - 1 }, () => tx.grouped(() => insert.run('rolled back'))),
+      ];
+      const secondGroup = [tx.grouped(() => insert.run('after the failed group'))];
+      tx.flush();
+      // The second group is on disk when flush() returns (the database closes right after it
+      // at shutdown), with the deferred record the failed group could not write.
+      expect(committed()).toEqual(['usage row', 'after the failed group']);
+      const settled = await Promise.allSettled(firstGroup);
+      expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+      await Promise.all(secondGroup);
+      observer.close();
+    });
+
     it('rejects every work when the commit itself fails, and writes none of them', async () => {
       const { c, tx, committed, observer, insert } = setUp();
       // A deferred foreign key is only checked at COMMIT.
@@ -562,7 +596,10 @@ describe('database', () => {
         throw new Error('the step could not be stored');
       });
       await expect(failed).rejects.toThrow('the step could not be stored');
-      // The claim went with the work; the usage row was kept and written on its own.
+      // The claim went with the work; the usage row was kept and written on its own, on the
+      // next turn of the event loop.
+      expect(committed()).toEqual([]);
+      await new Promise(setImmediate);
       expect(committed()).toEqual(['usage row']);
       await tx.grouped(() => tx.immediate(() => insert.run('claimed and stored')));
       expect(committed()).toEqual(['usage row', 'claimed and stored']);

@@ -6,7 +6,10 @@ import { SQLITE } from './database.tokens';
 
 /** How long deferred writes wait before another attempt when their transaction failed. */
 const RETRY_MS = 100;
-/** At most this many grouped works share one commit (bounds how long the write lock is held). */
+/**
+ * At most this many grouped works share one commit: bounds how long the write lock is held, and
+ * how long the event loop waits for a commit.
+ */
 export const MAX_GROUP = 256;
 
 /**
@@ -149,42 +152,50 @@ export class Transactor {
   }
 
   /**
-   * Writes now what `defer` and `grouped` queued: the deferred records, then the works, up to
-   * MAX_GROUP works a commit. Throws when deferred records alone could not be written; grouped
-   * works report their failures through their promises.
+   * Writes now everything `defer` and `grouped` queued: the deferred records, then the works,
+   * MAX_GROUP works a commit. A group that fails rejects its works, and the groups after it are
+   * still tried. Throws when deferred records could not be written (they stay queued). For
+   * shutdown and backups; on their own, queued works are committed one group per turn of the
+   * event loop.
    */
   flush(): void {
     // Inside a transaction the group would be a savepoint of it, settled before its commit.
     if (this.sqlite.inTransaction) throw new Error('flush() was called inside a transaction');
-    for (;;) {
-      const works = this.queued.splice(0, MAX_GROUP);
-      if (works.length === 0 && this.pending.length === 0) return;
-      if (!this.sqlite.open) {
-        const closed = new Error('the database is closed');
-        for (const w of works) w.fail(closed);
-        if (works.length === 0) return;
-        continue;
-      }
-      const deferred = this.takePending();
-      let failures: Map<GroupedWork, unknown>;
-      try {
-        failures = this.run(() => {
-          this.writeDeferred(deferred);
-          return this.executeAll(works);
-        });
-      } catch (error) {
-        // Nothing of it committed.
-        this.restorePending(deferred);
-        if (works.length === 0) throw error;
-        this.logger?.warn({ err: error, works: works.length }, 'a group commit failed');
-        for (const w of works) w.fail(error);
-        if (this.queued.length > 0) this.scheduleFlush();
-        return;
-      }
-      for (const w of works) {
-        if (failures.has(w)) w.fail(failures.get(w));
-        else w.done();
-      }
+    while (this.queued.length > 0) this.commitGroup();
+    // Deferred records whose group failed get one more transaction of their own.
+    if (this.pending.length > 0) this.commitGroup();
+  }
+
+  /**
+   * One commit: the deferred records and the next MAX_GROUP queued works. Grouped works learn
+   * how it went through their promises; throws only when deferred records alone failed.
+   */
+  private commitGroup(): void {
+    const works = this.queued.splice(0, MAX_GROUP);
+    if (works.length === 0 && this.pending.length === 0) return;
+    if (!this.sqlite.open) {
+      const closed = new Error('the database is closed');
+      for (const w of works) w.fail(closed);
+      return;
+    }
+    const deferred = this.takePending();
+    let failures: Map<GroupedWork, unknown>;
+    try {
+      failures = this.run(() => {
+        this.writeDeferred(deferred);
+        return this.executeAll(works);
+      });
+    } catch (error) {
+      // Nothing of it committed.
+      this.restorePending(deferred);
+      if (works.length === 0) throw error;
+      this.logger?.warn({ err: error, works: works.length }, 'a group commit failed');
+      for (const w of works) w.fail(error);
+      return;
+    }
+    for (const w of works) {
+      if (failures.has(w)) w.fail(failures.get(w));
+      else w.done();
     }
   }
 
@@ -311,31 +322,36 @@ export class Transactor {
     this.scheduleRetry();
   }
 
-  /** A flush at the end of this turn of the event loop (once, however often it is asked for). */
+  /**
+   * A group commit at the end of this turn of the event loop (once, however often it is asked
+   * for). One group a turn: between two groups of a burst, other callbacks (requests, timers,
+   * queue events) get their turn.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flushLogged();
+      this.commitGroupLogged();
     });
   }
 
-  /** Another flush a little later, after a transaction that could not write deferred records. */
+  /** Another commit a little later, after a transaction that could not write deferred records. */
   private scheduleRetry(): void {
     if (this.retryScheduled) return;
     this.retryScheduled = true;
     setTimeout(() => {
       this.retryScheduled = false;
-      this.flushLogged();
+      this.commitGroupLogged();
     }, RETRY_MS).unref();
   }
 
-  private flushLogged(): void {
+  private commitGroupLogged(): void {
     try {
-      this.flush();
+      this.commitGroup();
     } catch (error) {
       this.logger?.warn({ err: error }, 'deferred records not written yet; trying again');
     }
+    if (this.queued.length > 0) this.scheduleFlush();
   }
 }
