@@ -160,7 +160,10 @@ async function startRedis() {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       if (out.trim() === 'PONG') break;
     } catch {
       // not up yet

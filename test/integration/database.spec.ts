@@ -348,15 +348,31 @@ describe('database', () => {
       const tx = new Transactor(c.sqlite);
       const lock = await holdWriteLock(c.sqlite.name, 300);
       let ran = false;
+      const started = performance.now();
       expect(() =>
         tx.immediate(() => {
           ran = true;
         }),
       ).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+      // It waited for the lock that long before giving up.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(19);
       expect(ran).toBe(false);
       await lock.released;
-      // The wait is the connection's own busy timeout, SQLITE_BUSY_TIMEOUT_MS.
+      // The wait is the connection's own busy timeout, SQLITE_BUSY_TIMEOUT_MS, and the
+      // connection keeps it for its other statements.
       expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(20);
+    });
+
+    it('does not wait for the write lock with SQLITE_BUSY_TIMEOUT_MS=0', async () => {
+      const c = connect({ SQLITE_BUSY_TIMEOUT_MS: '0' });
+      c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+      const tx = new Transactor(c.sqlite);
+      const lock = await holdWriteLock(c.sqlite.name, 100);
+      expect(() => tx.immediate(() => undefined)).toThrow(
+        expect.objectContaining({ code: 'SQLITE_BUSY' }),
+      );
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(0);
+      await lock.released;
     });
 
     it('is written by the shutdown backup and by the database closing, not left behind', async () => {
@@ -620,6 +636,26 @@ describe('database', () => {
       await lock.released;
       await tx.grouped(() => insert.run('after'));
       expect(committed()).toEqual(['after']);
+      observer.close();
+    });
+
+    it('rejects the later groups of a shutdown flush at once when the write lock stays taken', async () => {
+      const { c, tx, insert, committed, observer } = setUp({ SQLITE_BUSY_TIMEOUT_MS: '40' });
+      // Released after the first group gave up, while a second wait would still be running.
+      const lock = await holdWriteLock(c.sqlite.name, 60);
+      tx.defer(() => insert.run('usage row'));
+      const works = Array.from({ length: MAX_GROUP + 1 }, (_, i) =>
+        tx.grouped(() => insert.run(`n${i}`)),
+      );
+      // The deferred record could not be written: the caller hears of it.
+      expect(() => tx.flush()).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+      const settled = await Promise.allSettled(works);
+      expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+      expect(settled[MAX_GROUP]).toMatchObject({ reason: { code: 'SQLITE_BUSY' } });
+      await lock.released;
+      // The deferred record is kept for the next transaction.
+      await tx.grouped(() => insert.run('after'));
+      expect(committed()).toEqual(['usage row', 'after']);
       observer.close();
     });
 

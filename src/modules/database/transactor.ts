@@ -22,7 +22,7 @@ const LOCK_PAUSES_MS = [0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5, 1, 1, 2, 5] as const
 
 const busyTimeoutSchema = z.number().int().nonnegative();
 
-function isBusy(error: unknown): boolean {
+function isBusy(error: unknown): error is Database.SqliteError {
   return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
 }
 
@@ -54,8 +54,8 @@ class TransactionLostError extends Error {
  * - `immediate(work)`: its own transaction, committed when the call returns (an accepted request
  *   is on disk before it is answered).
  * - `grouped(work)`: group commit. The work waits for the end of the current turn of the event
- *   loop and runs there with every other work grouped in that turn, each in a savepoint of one
- *   transaction; the promise settles once that transaction committed (or failed). A commit costs
+ *   loop and runs there with the other works grouped in that turn (up to MAX_GROUP; the rest on
+ *   the next turns), each in a savepoint of one transaction; the promise settles once that transaction committed (or failed). A commit costs
  *   more than a step's writes (it writes every page the transaction touched to the WAL, and
  *   every thousand pages a checkpoint copies them back); concurrent jobs share it. A work that
  *   throws is rolled back alone and its promise rejects; the others commit. The write lock is
@@ -65,11 +65,11 @@ class TransactionLostError extends Error {
  *   `immediate`), else on the next turn of the event loop, and at the latest when the database
  *   closes.
  *
- * While another process holds the write lock, `BEGIN IMMEDIATE` waits in SQLite's busy handler
- * (it sleeps 1, 2, 5… ms between tries, within SQLITE_BUSY_TIMEOUT_MS). A blocked worker uses no
- * CPU meanwhile, which leaves it to the process that holds the lock: on two cores, retrying from
- * the event loop instead (so that the process could go on with other jobs) ran two workers 3 %,
- * 5 % and 31 % slower in three paired runs.
+ * While another process holds the write lock, `BEGIN IMMEDIATE` blocks the thread and tries
+ * again after short pauses (`begin`), within SQLITE_BUSY_TIMEOUT_MS. A blocked worker uses no CPU
+ * meanwhile, which leaves it to the process that holds the lock: on two cores, retrying from the
+ * event loop instead (so that the process could go on with other jobs) ran two workers 3 %, 5 %
+ * and 31 % slower in three paired runs.
  */
 @Injectable()
 export class Transactor {
@@ -83,10 +83,8 @@ export class Transactor {
   private readonly savepointStmt: Database.Statement;
   private readonly releaseStmt: Database.Statement;
   private readonly rollbackToStmt: Database.Statement;
-  /** The connection's busy timeout (SQLITE_BUSY_TIMEOUT_MS), and statements to lift and restore it. */
+  /** The connection's busy timeout (SQLITE_BUSY_TIMEOUT_MS). */
   private readonly busyTimeoutMs: number;
-  private readonly noWaitStmt: Database.Statement;
-  private readonly waitStmt: Database.Statement;
   private readonly pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
@@ -101,8 +99,6 @@ export class Transactor {
     this.releaseStmt = sqlite.prepare('RELEASE broski');
     this.rollbackToStmt = sqlite.prepare('ROLLBACK TO broski');
     this.busyTimeoutMs = busyTimeoutSchema.parse(sqlite.pragma('busy_timeout', { simple: true }));
-    this.noWaitStmt = sqlite.prepare('PRAGMA busy_timeout = 0');
-    this.waitStmt = sqlite.prepare(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
   }
 
   /** One transaction of its own, committed when this returns (inside another: a savepoint). */
@@ -154,29 +150,38 @@ export class Transactor {
   /**
    * Writes now everything `defer` and `grouped` queued: the deferred records, then the works,
    * MAX_GROUP works a commit. A group that fails rejects its works, and the groups after it are
-   * still tried. Throws when deferred records could not be written (they stay queued). For
-   * shutdown and backups; on their own, queued works are committed one group per turn of the
-   * event loop.
+   * still tried, unless another process kept the write lock for the whole busy timeout: then
+   * they are rejected with that error (each would wait as long again). Throws when deferred
+   * records could not be written (they stay queued). For shutdown and backups; on their own,
+   * queued works are committed one group per turn of the event loop.
    */
   flush(): void {
     // Inside a transaction the group would be a savepoint of it, settled before its commit.
     if (this.sqlite.inTransaction) throw new Error('flush() was called inside a transaction');
-    while (this.queued.length > 0) this.commitGroup();
+    while (this.queued.length > 0) {
+      const failure = this.commitGroup();
+      if (failure !== undefined && isBusy(failure)) {
+        for (const w of this.queued.splice(0)) w.fail(failure);
+        if (this.pending.length > 0) throw failure;
+        return;
+      }
+    }
     // Deferred records whose group failed get one more transaction of their own.
     if (this.pending.length > 0) this.commitGroup();
   }
 
   /**
    * One commit: the deferred records and the next MAX_GROUP queued works. Grouped works learn
-   * how it went through their promises; throws only when deferred records alone failed.
+   * how it went through their promises, and a group that did not commit returns its error;
+   * throws only when deferred records alone failed.
    */
-  private commitGroup(): void {
+  private commitGroup(): unknown {
     const works = this.queued.splice(0, MAX_GROUP);
-    if (works.length === 0 && this.pending.length === 0) return;
+    if (works.length === 0 && this.pending.length === 0) return undefined;
     if (!this.sqlite.open) {
       const closed = new Error('the database is closed');
       for (const w of works) w.fail(closed);
-      return;
+      return closed;
     }
     const deferred = this.takePending();
     let failures: Map<GroupedWork, unknown>;
@@ -191,12 +196,13 @@ export class Transactor {
       if (works.length === 0) throw error;
       this.logger?.warn({ err: error, works: works.length }, 'a group commit failed');
       for (const w of works) w.fail(error);
-      return;
+      return error;
     }
     for (const w of works) {
       if (failures.has(w)) w.fail(failures.get(w));
       else w.done();
     }
+    return undefined;
   }
 
   /** Runs each work in its own savepoint; returns the ones that threw (and were rolled back). */
@@ -263,14 +269,15 @@ export class Transactor {
    * connection's busy timeout (then SQLITE_BUSY, as SQLite's own wait would). The wait polls at
    * LOCK_PAUSES_MS instead of SQLite's millisecond sleeps; the thread is blocked either way, as
    * better-sqlite3 is synchronous. Reads keep SQLite's own wait: only this statement runs with
-   * the timeout lifted.
+   * the timeout lifted. (Through `pragma()`, compiled each time: SQLite sets the busy timeout
+   * when it compiles the PRAGMA, so a statement prepared once would not set it when run.)
    */
   private begin(): void {
     if (this.busyTimeoutMs === 0) {
       this.beginStmt.run();
       return;
     }
-    this.noWaitStmt.get();
+    this.sqlite.pragma('busy_timeout = 0');
     try {
       const started = performance.now();
       for (let attempt = 0; ; attempt += 1) {
@@ -285,7 +292,7 @@ export class Transactor {
         }
       }
     } finally {
-      this.waitStmt.get();
+      this.sqlite.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
@@ -347,6 +354,12 @@ export class Transactor {
   }
 
   private commitGroupLogged(): void {
+    // Never the case today (no transaction stays open across a turn); the group would otherwise
+    // be a savepoint of that transaction, settled before its commit.
+    if (this.sqlite.inTransaction) {
+      this.scheduleFlush();
+      return;
+    }
     try {
       this.commitGroup();
     } catch (error) {
