@@ -1,15 +1,38 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type Database from 'better-sqlite3';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { DRIZZLE, type Db } from '../database/database.tokens';
+import { DRIZZLE, SQLITE, type Db } from '../database/database.tokens';
 import { agents, type AgentRow, type AgentStatus, type NewAgentRow } from './agents.table';
 
-/** The only place that reads and writes the `agents` table. */
+/** Agent rows as read at one `PRAGMA data_version` of this connection. */
+interface AgentCache {
+  version: number;
+  byType: Map<string, AgentRow | undefined>;
+  active: readonly AgentRow[] | undefined;
+}
+
+/**
+ * The only place that reads and writes the `agents` table.
+ *
+ * Every step reads its agent's row, every plan the active agents, and agents change rarely: the
+ * rows read are kept (frozen) until the database changes. `PRAGMA data_version` tells when
+ * another connection (another process) has committed anything since; this connection's own
+ * writes to agents go through this class, which drops what it kept. An edit made anywhere is
+ * seen by the next read in every process, as without the cache. Reads inside a transaction
+ * (which may see its own uncommitted writes) are not kept.
+ */
 @Injectable()
 export class AgentsRepository {
   private readonly byType;
   private readonly activeTypes;
+  private readonly dataVersion: Database.Statement;
+  private cache: AgentCache = { version: -1, byType: new Map(), active: undefined };
 
-  constructor(@Inject(DRIZZLE) private readonly db: Db) {
+  constructor(
+    @Inject(DRIZZLE) private readonly db: Db,
+    @Inject(SQLITE) private readonly sqlite: Database.Database,
+  ) {
+    this.dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     this.byType = db
       .select()
       .from(agents)
@@ -24,11 +47,38 @@ export class AgentsRepository {
   }
 
   findByType(type: string): AgentRow | undefined {
-    return this.byType.get({ type });
+    // Inside a transaction a read may see this connection's own uncommitted writes.
+    if (this.sqlite.inTransaction) return this.byType.get({ type });
+    const cache = this.current();
+    if (cache.byType.has(type)) return cache.byType.get(type);
+    const row = this.byType.get({ type });
+    cache.byType.set(type, row === undefined ? undefined : Object.freeze(row));
+    return row;
   }
 
-  listActive(): AgentRow[] {
-    return this.activeTypes.all();
+  listActive(): readonly AgentRow[] {
+    if (this.sqlite.inTransaction) return this.activeTypes.all();
+    const cache = this.current();
+    cache.active ??= Object.freeze(this.activeTypes.all().map((row) => Object.freeze(row)));
+    return cache.active;
+  }
+
+  /** The kept rows, or none when the database changed since they were read. */
+  private current(): AgentCache {
+    const version = this.dataVersion.get();
+    if (version !== this.cache.version) {
+      this.cache = {
+        version: typeof version === 'number' ? version : -1,
+        byType: new Map(),
+        active: undefined,
+      };
+    }
+    return this.cache;
+  }
+
+  /** After a write of this connection (which leaves `data_version` as it is). */
+  private forget(): void {
+    this.cache = { version: -1, byType: new Map(), active: undefined };
   }
 
   list(options: { status?: AgentStatus; afterId?: string; limit: number }): AgentRow[] {
@@ -47,6 +97,7 @@ export class AgentsRepository {
 
   /** Inserts the row; returns false when an agent of that type exists already. */
   insert(row: NewAgentRow): boolean {
+    this.forget();
     const result = this.db
       .insert(agents)
       .values(row)
@@ -56,6 +107,7 @@ export class AgentsRepository {
   }
 
   update(type: string, changes: Partial<NewAgentRow>, updatedAt: string): AgentRow | undefined {
+    this.forget();
     const rows = this.db
       .update(agents)
       .set({ ...changes, updatedAt, version: sql`${agents.version} + 1` })

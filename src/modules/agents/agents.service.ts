@@ -80,7 +80,7 @@ export class AgentsService implements OnModuleInit {
   }
 
   /** Active agents, the catalogue the orchestrator plans with. */
-  listActive(): AgentRow[] {
+  listActive(): readonly AgentRow[] {
     return this.repository.listActive();
   }
 
