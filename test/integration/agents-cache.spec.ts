@@ -80,6 +80,39 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
     expect(workerAgents.findByType('translator')?.name).toBe('Senior translator');
   });
 
+  it('answers a repeated read from memory while no other connection has committed', () => {
+    expect(workerAgents.findByType('translator')?.name).toBe('Translator');
+    // Behind the repository's back on its own connection (which does not change data_version).
+    worker.sqlite
+      .prepare("UPDATE agents SET name = 'Changed underneath' WHERE type = ?")
+      .run('translator');
+    expect(workerAgents.findByType('translator')?.name).toBe('Translator');
+    // A commit of another connection makes the next read go to SQLite.
+    api.sqlite
+      .prepare("UPDATE agents SET description = 'Edited elsewhere' WHERE type = ?")
+      .run('translator');
+    expect(workerAgents.findByType('translator')).toMatchObject({
+      name: 'Changed underneath',
+      description: 'Edited elsewhere',
+    });
+  });
+
+  it('finds an agent created on its own connection after asking for it in vain', () => {
+    expect(workerAgents.findByType('summarizer')).toBeUndefined();
+    expect(workerAgents.listActive().map((a) => a.type)).toEqual(['translator']);
+    const now = nowIso();
+    workerAgents.insert({
+      id: newId(),
+      type: 'summarizer',
+      name: 'Summarizer',
+      systemPrompt: 'Summarize.',
+      createdAt: now,
+      updatedAt: now,
+    });
+    expect(workerAgents.findByType('summarizer')?.name).toBe('Summarizer');
+    expect(workerAgents.listActive().map((a) => a.type)).toEqual(['translator', 'summarizer']);
+  });
+
   it('keeps nothing read inside a transaction that is rolled back', () => {
     const tx = new Transactor(worker.sqlite);
     expect(() =>

@@ -363,6 +363,23 @@ describe('database', () => {
       expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(20);
     });
 
+    it("waits with SQLite's own busy timeout lifted, from the connection's first transaction", async () => {
+      const c = connect();
+      c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
+      const tx = new Transactor(c.sqlite);
+      const pragmas = jest.spyOn(c.sqlite, 'pragma');
+      const lock = await holdWriteLock(c.sqlite.name, 30);
+      tx.immediate(() => c.sqlite.prepare('INSERT INTO notes (text) VALUES (?)').run('first'));
+      await lock.released;
+      // Lifted for BEGIN IMMEDIATE, then restored for the connection's other statements.
+      expect(pragmas.mock.calls.map((call) => call[0])).toEqual([
+        'busy_timeout = 0',
+        'busy_timeout = 5000',
+      ]);
+      pragmas.mockRestore();
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+    });
+
     it('does not wait for the write lock with SQLITE_BUSY_TIMEOUT_MS=0', async () => {
       const c = connect({ SQLITE_BUSY_TIMEOUT_MS: '0' });
       c.sqlite.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)');
@@ -408,6 +425,31 @@ describe('database', () => {
         expect(descriptionIn(reopened.sqlite, 'coder')).toBe('deferred before the close');
       } finally {
         backup.close();
+        fs.rmSync(path.dirname(config.backup.dir), { recursive: true, force: true });
+        fs.rmSync(config.dir, { recursive: true, force: true });
+      }
+    });
+
+    it('leaves the shutdown backup to be taken when the write lock stays taken', async () => {
+      const config = testConfig({
+        BACKUP_ON_SHUTDOWN: 'true',
+        BACKUP_DIR: path.join(tempDir('broski-backup-'), 'backups'),
+        SQLITE_BUSY_TIMEOUT_MS: '20',
+      });
+      const t = await startTestApp(config);
+      const tx = t.app.get(Transactor);
+      const sqlite = t.app.get<Database.Database>(SQLITE);
+      try {
+        const lock = await holdWriteLock(sqlite.name, 300);
+        tx.defer(() => {
+          sqlite.prepare('UPDATE agents SET description = ? WHERE type = ?').run('late', 'writer');
+        });
+        await t.app.get(ShutdownBackup).onApplicationShutdown();
+        await lock.released;
+        const backups = fs.readdirSync(config.backup.dir).filter((f) => f.endsWith('.db'));
+        expect(backups).toHaveLength(1);
+      } finally {
+        await t.app.close();
         fs.rmSync(path.dirname(config.backup.dir), { recursive: true, force: true });
         fs.rmSync(config.dir, { recursive: true, force: true });
       }
@@ -656,6 +698,23 @@ describe('database', () => {
       // The deferred record is kept for the next transaction.
       await tx.grouped(() => insert.run('after'));
       expect(committed()).toEqual(['usage row', 'after']);
+      observer.close();
+    });
+
+    it('waits for a transaction left open instead of committing inside it', async () => {
+      const { c, tx, insert, committed, observer } = setUp();
+      c.sqlite.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const work = tx
+        .grouped(() => insert.run('after the open transaction'))
+        .then(() => {
+          settled = true;
+        });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(settled).toBe(false);
+      c.sqlite.exec('ROLLBACK');
+      await work;
+      expect(committed()).toEqual(['after the open transaction']);
       observer.close();
     });
 

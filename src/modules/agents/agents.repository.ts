@@ -7,7 +7,7 @@ import { agents, type AgentRow, type AgentStatus, type NewAgentRow } from './age
 /** Agent rows as read at one `PRAGMA data_version` of this connection. */
 interface AgentCache {
   version: number;
-  byType: Map<string, AgentRow | undefined>;
+  byType: Map<string, AgentRow>;
   active: readonly AgentRow[] | undefined;
 }
 
@@ -50,9 +50,11 @@ export class AgentsRepository {
     // Inside a transaction a read may see this connection's own uncommitted writes.
     if (this.sqlite.inTransaction) return this.byType.get({ type });
     const cache = this.current();
-    if (cache.byType.has(type)) return cache.byType.get(type);
+    const kept = cache.byType.get(type);
+    if (kept !== undefined) return kept;
     const row = this.byType.get({ type });
-    cache.byType.set(type, row === undefined ? undefined : Object.freeze(row));
+    // Types that do not exist are not kept: any path can ask for one (a 404 of the API).
+    if (row !== undefined) cache.byType.set(type, Object.freeze(row));
     return row;
   }
 

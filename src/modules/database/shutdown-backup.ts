@@ -28,6 +28,11 @@ export class ShutdownBackup implements OnApplicationShutdown {
     try {
       // The copy includes the records still waiting for a transaction (Transactor.defer).
       this.transactor.flush();
+    } catch (error) {
+      // The copy is still worth taking: SQLite's online backup reads while another process writes.
+      this.logger.error({ err: error }, 'deferred records could not be written before the backup');
+    }
+    try {
       const result = await backupDatabase(this.sqlite, {
         dir: this.config.backup.dir,
         keep: this.config.backup.keep,

@@ -55,8 +55,8 @@ class TransactionLostError extends Error {
  *   is on disk before it is answered).
  * - `grouped(work)`: group commit. The work waits for the end of the current turn of the event
  *   loop and runs there with the other works grouped in that turn (up to MAX_GROUP; the rest on
- *   the next turns), each in a savepoint of one transaction; the promise settles once that transaction committed (or failed). A commit costs
- *   more than a step's writes (it writes every page the transaction touched to the WAL, and
+ *   the next turns), each in a savepoint of one transaction; the promise settles once that
+ *   transaction committed (or failed). A commit costs more than a step's writes (it writes every page the transaction touched to the WAL, and
  *   every thousand pages a checkpoint copies them back); concurrent jobs share it. A work that
  *   throws is rolled back alone and its promise rejects; the others commit. The write lock is
  *   held only while the works run, not while they wait.
@@ -77,6 +77,7 @@ export class Transactor {
   private queued: GroupedWork[] = [];
   private flushScheduled = false;
   private retryScheduled = false;
+  private waitingForTransaction = false;
   private readonly beginStmt: Database.Statement;
   private readonly commitStmt: Database.Statement;
   private readonly rollbackStmt: Database.Statement;
@@ -355,11 +356,16 @@ export class Transactor {
 
   private commitGroupLogged(): void {
     // Never the case today (no transaction stays open across a turn); the group would otherwise
-    // be a savepoint of that transaction, settled before its commit.
+    // be a savepoint of that transaction, settled before its commit. Tried again later.
     if (this.sqlite.inTransaction) {
-      this.scheduleFlush();
+      if (!this.waitingForTransaction) {
+        this.waitingForTransaction = true;
+        this.logger?.warn('a transaction was left open; grouped works wait for it to end');
+      }
+      this.scheduleRetry();
       return;
     }
+    this.waitingForTransaction = false;
     try {
       this.commitGroup();
     } catch (error) {
