@@ -24,8 +24,8 @@ export function openDatabase(config: AppConfig['database']): Connection {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${config.synchronous}`);
   sqlite.pragma('foreign_keys = ON');
-  // The savepoint of each grouped work journals the pages it changes; with temp files on disk
-  // that journal spilled past 64 KB into a file, 64 writes per workflow on the worker's hot path.
+  // The savepoint of each grouped work journals the pages it changes; with temporary files on
+  // disk, that journal spilled past 64 KB into a file: 63 writes per workflow in a worker.
   sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
   const db = drizzle(sqlite, { schema });

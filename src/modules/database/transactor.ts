@@ -56,10 +56,11 @@ class TransactionLostError extends Error {
  * - `grouped(work)`: group commit. The work waits for the end of the current turn of the event
  *   loop and runs there with the other works grouped in that turn (up to MAX_GROUP; the rest on
  *   the next turns), each in a savepoint of one transaction; the promise settles once that
- *   transaction committed (or failed). A commit costs more than a step's writes (it writes every page the transaction touched to the WAL, and
- *   every thousand pages a checkpoint copies them back); concurrent jobs share it. A work that
- *   throws is rolled back alone and its promise rejects; the others commit. The write lock is
- *   held only while the works run, not while they wait.
+ *   transaction committed (or failed). A commit costs more than a step's writes (it writes every
+ *   page the transaction touched to the WAL, and every thousand pages a checkpoint copies them
+ *   back); concurrent jobs share it. A work that throws is rolled back alone and its promise
+ *   rejects; the others commit. The write lock is held only while the works run, not while they
+ *   wait.
  * - `defer(write)`: records that need no transaction of their own (a model call's usage row).
  *   They are written inside the next transaction of this process (grouped works, or an
  *   `immediate`), else on the next turn of the event loop, and at the latest when the database
