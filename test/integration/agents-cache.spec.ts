@@ -22,6 +22,19 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
   let apiAgents: AgentsRepository;
   let workerAgents: AgentsRepository;
 
+  /** A new active agent, written through the given connection's repository. */
+  function addAgent(repository: AgentsRepository, type: string, name: string, prompt: string) {
+    const now = nowIso();
+    repository.insert({
+      id: newId(),
+      type,
+      name,
+      systemPrompt: prompt,
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+
   beforeEach(() => {
     dir = tempDir('broski-agents-');
     const config = loadConfig({ DATABASE_PATH: path.join(dir, 'broski.db') });
@@ -30,15 +43,7 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
     worker = openDatabase(config.database);
     apiAgents = new AgentsRepository(api.db, api.sqlite);
     workerAgents = new AgentsRepository(worker.db, worker.sqlite);
-    const now = nowIso();
-    apiAgents.insert({
-      id: newId(),
-      type: 'translator',
-      name: 'Translator',
-      systemPrompt: 'Translate faithfully.',
-      createdAt: now,
-      updatedAt: now,
-    });
+    addAgent(apiAgents, 'translator', 'Translator', 'Translate faithfully.');
   });
 
   afterEach(() => {
@@ -61,15 +66,7 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
     expect(workerAgents.findByType('summarizer')).toBeUndefined();
     apiAgents.update('translator', { status: 'disabled' }, nowIso());
     expect(workerAgents.listActive()).toEqual([]);
-    const now = nowIso();
-    apiAgents.insert({
-      id: newId(),
-      type: 'summarizer',
-      name: 'Summarizer',
-      systemPrompt: 'Summarize.',
-      createdAt: now,
-      updatedAt: now,
-    });
+    addAgent(apiAgents, 'summarizer', 'Summarizer', 'Summarize.');
     expect(workerAgents.findByType('summarizer')?.name).toBe('Summarizer');
     expect(workerAgents.listActive().map((a) => a.type)).toEqual(['summarizer']);
   });
@@ -100,15 +97,7 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
   it('finds an agent created on its own connection after asking for it in vain', () => {
     expect(workerAgents.findByType('summarizer')).toBeUndefined();
     expect(workerAgents.listActive().map((a) => a.type)).toEqual(['translator']);
-    const now = nowIso();
-    workerAgents.insert({
-      id: newId(),
-      type: 'summarizer',
-      name: 'Summarizer',
-      systemPrompt: 'Summarize.',
-      createdAt: now,
-      updatedAt: now,
-    });
+    addAgent(workerAgents, 'summarizer', 'Summarizer', 'Summarize.');
     expect(workerAgents.findByType('summarizer')?.name).toBe('Summarizer');
     expect(workerAgents.listActive().map((a) => a.type)).toEqual(['translator', 'summarizer']);
   });

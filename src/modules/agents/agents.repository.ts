@@ -11,6 +11,10 @@ interface AgentCache {
   active: readonly AgentRow[] | undefined;
 }
 
+function emptyCache(version: number): AgentCache {
+  return { version, byType: new Map(), active: undefined };
+}
+
 /**
  * The only place that reads and writes the `agents` table.
  *
@@ -26,7 +30,7 @@ export class AgentsRepository {
   private readonly byType;
   private readonly activeTypes;
   private readonly dataVersion: Database.Statement;
-  private cache: AgentCache = { version: -1, byType: new Map(), active: undefined };
+  private cache = emptyCache(-1);
 
   constructor(
     @Inject(DRIZZLE) private readonly db: Db,
@@ -69,18 +73,14 @@ export class AgentsRepository {
   private current(): AgentCache {
     const version = this.dataVersion.get();
     if (version !== this.cache.version) {
-      this.cache = {
-        version: typeof version === 'number' ? version : -1,
-        byType: new Map(),
-        active: undefined,
-      };
+      this.cache = emptyCache(typeof version === 'number' ? version : -1);
     }
     return this.cache;
   }
 
   /** After a write of this connection (which leaves `data_version` as it is). */
   private forget(): void {
-    this.cache = { version: -1, byType: new Map(), active: undefined };
+    this.cache = emptyCache(-1);
   }
 
   list(options: { status?: AgentStatus; afterId?: string; limit: number }): AgentRow[] {
