@@ -8,13 +8,6 @@ import { startWorker } from '../../src/app/worker-main';
 import { ConfigError } from '../../src/config/app-config';
 import { bullmqQueues } from '../../src/modules/queue/queue-dashboard';
 import { JobQueue } from '../../src/modules/queue/job-queue';
-import { Queue } from 'bullmq';
-import { PinoLogger } from 'nestjs-pino';
-import { loadConfig } from '../../src/config/app-config';
-import { BullmqJobQueue } from '../../src/modules/queue/bullmq-job-queue';
-import { QUEUE_NAMES } from '../../src/modules/queue/jobs';
-import { producerConnection } from '../../src/modules/queue/redis-connection';
-import { expectSlotLending } from '../helpers/queue-slots';
 
 function isJobOf(data: unknown, workflowId: string): boolean {
   return (
@@ -99,36 +92,6 @@ describe('BullMQ driver on the real Redis', () => {
     const response = await api(t.app).get('/admin/queues/api/queues').expect(200);
     const names = (response.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
     expect(names).toEqual(['broski-tasks', 'broski-workflows']);
-  });
-});
-
-describe('BullMQ driver slots', () => {
-  it("moves a slot from one queue to the other while a job runs the other queue's work", async () => {
-    const prefix = `broski-test-${randomUUID()}`;
-    const config = loadConfig({
-      REDIS_URL,
-      QUEUE_DRIVER: 'bullmq',
-      QUEUE_PREFIX: prefix,
-      WORKER_CONCURRENCY: '2',
-    });
-    const connection = producerConnection(REDIS_URL);
-    const workflows = new Queue(QUEUE_NAMES.workflows, { connection, prefix });
-    const tasks = new Queue(QUEUE_NAMES.tasks, { connection, prefix });
-    const queue = new BullmqJobQueue(
-      config,
-      workflows,
-      tasks,
-      new PinoLogger({ pinoHttp: { level: 'silent' } }),
-    );
-    try {
-      await expectSlotLending(queue);
-    } finally {
-      await queue.stop(5000);
-      for (const q of [workflows, tasks]) {
-        await q.obliterate({ force: true });
-        await q.close();
-      }
-    }
   });
 });
 

@@ -4,7 +4,6 @@ import { PinoLogger } from 'nestjs-pino';
 import { loadConfig } from '../../src/config/app-config';
 import { InlineJobQueue } from '../../src/modules/queue/inline-job-queue';
 import type { JobHandlers } from '../../src/modules/queue/jobs';
-import { expectSlotLending } from '../helpers/queue-slots';
 
 function busyFor(ms: number): void {
   const until = performance.now() + ms;
@@ -42,17 +41,5 @@ describe('inline job queue', () => {
     // The file read completed long before the last job: its callback ran in between.
     expect(order.indexOf('io')).toBeGreaterThan(-1);
     expect(order.indexOf('io')).toBeLessThan(total / 2);
-  });
-
-  it("moves a slot from one queue to the other while a job runs the other queue's work", async () => {
-    const queue = new InlineJobQueue(
-      loadConfig({ WORKER_CONCURRENCY: '2' }),
-      new PinoLogger({ pinoHttp: { level: 'silent' } }),
-    );
-    try {
-      await expectSlotLending(queue);
-    } finally {
-      await queue.stop(1000);
-    }
   });
 });

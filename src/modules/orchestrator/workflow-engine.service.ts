@@ -46,20 +46,11 @@ export const CLAIM_AFTER_MS = 50;
 
 /**
  * What a job may still run itself after its own work (JOB_CHAIN_STEPS): the job that carries the
- * chain (its catalogue id) and its queue, how many more steps it may take on, and the slot of the
- * other queue it holds while it runs that queue's work (`JobQueue.borrowSlot`).
+ * chain (its catalogue id) and how many more steps it may take on.
  */
 interface Chain {
   carrier: string;
-  home: QueueKey;
   left: number;
-  /** Shared by every link of the chain: the job holds at most one slot of the other queue. */
-  slot: BorrowedSlot;
-}
-
-interface BorrowedSlot {
-  kind: QueueKey | null;
-  giveBack: () => void;
 }
 
 /** One run of a step: who it is, and whether the database knows it started. */
@@ -96,28 +87,9 @@ export class WorkflowEngine {
 
   // ---------------------------------------------------------------- plan
 
-  /**
-   * A plan job: plans the workflow, stores the plan and goes on with the first step it made ready
-   * (JOB_CHAIN_STEPS). Delivered again while the workflow runs (its worker died mid-chain), it
-   * goes on with the step it had taken on.
-   */
   async plan(workflowId: string, context: JobContext): Promise<JobOutcome> {
-    const chain = this.chainOf(`plan:${workflowId}`, 'workflows');
-    try {
-      return await this.planWorkflow(workflowId, context, chain);
-    } finally {
-      this.endChain(chain);
-    }
-  }
-
-  private async planWorkflow(
-    workflowId: string,
-    context: JobContext,
-    chain: Chain,
-  ): Promise<JobOutcome> {
     const workflow = this.workflows.findById(workflowId);
     if (workflow === undefined) return;
-    if (workflow.status === 'running') return this.resumeChain(workflowId, chain, context);
     if (workflow.status === 'pending') {
       const moved = await this.tx.grouped(() => {
         const now = nowIso();
@@ -206,22 +178,16 @@ export class WorkflowEngine {
       this.calls.finish(key);
     }
     // Outside the try: a database error is not the model's failure; the job is delivered again.
-    await this.storePlan(workflow, plan, chain, context);
+    await this.storePlan(workflow, plan);
   }
 
   /**
-   * Stores the plan's tasks and queues the first steps. The plan job goes on with the first of
-   * them itself, on a slot borrowed from the tasks queue, so the workflows queue keeps its slots
-   * for planning; the others get jobs of their own.
+   * Stores the plan's tasks and queues the first steps, each with a job of its own: the plan job
+   * does not go on with them (it holds a slot of the workflows queue, which plans the next
+   * submissions).
    */
-  private async storePlan(
-    workflow: WorkflowRow,
-    plan: Plan,
-    chain: Chain,
-    context: JobContext,
-  ): Promise<void> {
+  private async storePlan(workflow: WorkflowRow, plan: Plan): Promise<void> {
     const approval = workflow.requireApproval;
-    const carrier = this.carrierFor(chain, 'tasks');
     const queued = await this.tx.grouped(() => {
       const now = nowIso();
       const moved = this.workflows.transition(
@@ -258,40 +224,23 @@ export class WorkflowEngine {
         return [];
       }
       this.event(workflow.id, 'workflow.started', 'Running the plan', now);
-      return this.queueReadyAmong(
-        workflow.id,
-        this.tasks.listStatesByWorkflow(workflow.id),
-        now,
-        carrier,
-      );
+      return this.queueReadyTasks(workflow.id, now);
     });
     this.signals.notify(workflow.id);
-    if (queued === undefined) return;
-    const carried = queued.find((t) => t.carriedBy !== null);
-    void this.dispatch(
-      workflow.id,
-      queued.filter((t) => t !== carried),
-    );
-    await this.carryOn(workflow.id, carried, false, chain, context);
+    if (queued !== undefined) void this.dispatch(workflow.id, queued);
   }
 
   // ---------------------------------------------------------------- tasks
 
   /**
-   * A task job. When the step is done, the job may go on with one step it made ready, or the
-   * final review (JOB_CHAIN_STEPS).
+   * A task job, or a step its job carries (`chain` then names that job). When the step is done,
+   * the job may go on with one step it made ready, or the final review (JOB_CHAIN_STEPS).
    */
-  async runTask(taskId: string, context: JobContext): Promise<JobOutcome> {
-    const chain = this.chainOf(`task:${taskId}`, 'tasks');
-    try {
-      return await this.runStep(taskId, context, chain);
-    } finally {
-      this.endChain(chain);
-    }
-  }
-
-  /** A step: its own job's (`task:<taskId>`), or one that the job of `chain` carries. */
-  private async runStep(taskId: string, context: JobContext, chain: Chain): Promise<JobOutcome> {
+  async runTask(
+    taskId: string,
+    context: JobContext,
+    chain: Chain = this.chainOf(`task:${taskId}`),
+  ): Promise<JobOutcome> {
     const task = this.tasks.findById(taskId);
     if (task === undefined) return;
     if (task.status !== 'queued' && task.status !== 'running') {
@@ -470,51 +419,19 @@ export class WorkflowEngine {
 
   // ---------------------------------------------------------------- chains
 
-  /**
-   * The chain of a job of queue `home` that starts with the given catalogue id: JOB_CHAIN_STEPS
-   * to run.
-   */
-  private chainOf(carrier: string, home: QueueKey): Chain {
-    const slot = { kind: null, giveBack: () => undefined };
-    return { carrier, home, left: this.config.queue.chainSteps, slot };
-  }
-
-  /** The job ends: the slot it borrowed goes back to its queue. */
-  private endChain(chain: Chain): void {
-    chain.slot.giveBack();
-    chain.slot.kind = null;
-    chain.slot.giveBack = () => undefined;
+  /** The chain of a job that starts with the given catalogue id: JOB_CHAIN_STEPS to run. */
+  private chainOf(carrier: string): Chain {
+    return { carrier, left: this.config.queue.chainSteps };
   }
 
   /**
    * The job that may carry a newly ready step of `queue` (or the final review), or null: the
-   * chain has steps left, this process consumes that queue, it is not shutting down, and the work
-   * is of the job's own queue or that queue can lend it a slot.
+   * chain has steps left, this process consumes that queue, and it is not shutting down.
    */
   private carrierFor(chain: Chain, queue: QueueKey): string | null {
-    const slot = queue === chain.home || chain.slot.kind === queue || this.queue.canLendSlot(queue);
-    return chain.left > 0 &&
-      slot &&
-      this.queue.consuming &&
-      this.config.queue.queues.includes(queue)
+    return chain.left > 0 && this.queue.consuming && this.config.queue.queues.includes(queue)
       ? chain.carrier
       : null;
-  }
-
-  /**
-   * Before the job of `chain` runs work of queue `kind`: a slot of `kind` when that is not the
-   * job's own queue (any slot of the other queue goes back). False when `kind` has none to lend
-   * now (other jobs took them since `carrierFor`): the work then goes to the queue.
-   */
-  private occupy(chain: Chain, kind: QueueKey): boolean {
-    if (chain.slot.kind === kind) return true;
-    this.endChain(chain);
-    if (kind === chain.home) return true;
-    const giveBack = this.queue.borrowSlot(chain.home, kind);
-    if (giveBack === undefined) return false;
-    chain.slot.kind = kind;
-    chain.slot.giveBack = giveBack;
-    return true;
   }
 
   /**
@@ -529,19 +446,14 @@ export class WorkflowEngine {
     context: JobContext,
   ): Promise<void> {
     if (carried !== undefined) {
-      if (!this.occupy(chain, 'tasks')) {
-        await this.handToQueue(workflowId, carried.id, chain.carrier);
-        return;
-      }
-      const outcome = await this.runStep(carried.id, context, { ...chain, left: chain.left - 1 });
+      const outcome = await this.runTask(carried.id, context, {
+        carrier: chain.carrier,
+        left: chain.left - 1,
+      });
       if (outcome !== undefined) {
         await this.handToQueue(workflowId, carried.id, chain.carrier, outcome.retryInMs);
       }
     } else if (finalize) {
-      if (!this.occupy(chain, 'workflows')) {
-        await this.enqueueOrLog('finalize', { workflowId });
-        return;
-      }
       const outcome = await this.finalize(workflowId, context);
       if (outcome !== undefined) {
         await this.enqueueOrLog('finalize', { workflowId }, outcome.retryInMs);

@@ -43,8 +43,6 @@ export interface QueueHandle {
 
 interface WorkerHandle {
   close(): Promise<void>;
-  /** BullMQ applies a new value at once: it fetches jobs while it runs fewer. */
-  concurrency: number;
 }
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -84,7 +82,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 @Injectable()
 export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
   readonly driver = 'bullmq' as const;
-  private readonly workers = new Map<QueueKey, WorkerHandle>();
+  private readonly workers: WorkerHandle[] = [];
   private readonly shutdown = new AbortController();
   private stopping = false;
 
@@ -94,7 +92,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
     @InjectQueue(QUEUE_NAMES.tasks) private readonly tasksQueue: QueueHandle,
     private readonly logger: PinoLogger,
   ) {
-    super(config.queue.concurrency);
+    super();
     this.logger.setContext(BullmqJobQueue.name);
     for (const queue of [workflowsQueue, tasksQueue]) {
       queue.on('error', (error) =>
@@ -104,7 +102,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
   }
 
   get consuming(): boolean {
-    return this.workers.size > 0 && !this.stopping;
+    return this.workers.length > 0 && !this.stopping;
   }
 
   private queueOf(name: JobName): QueueHandle {
@@ -161,7 +159,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
         {
           connection: workerConnection(redisUrl),
           prefix: this.config.queue.prefix,
-          concurrency: this.capacity(key),
+          concurrency: this.config.queue.concurrency,
           lockDuration: this.config.queue.lockMs,
           stalledInterval: Math.max(1000, Math.floor(this.config.queue.lockMs / 2)),
           maxStalledCount: 5,
@@ -175,13 +173,8 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
         this.logger.warn({ err: error, jobId: job?.id }, 'job attempt failed'),
       );
       worker.on('stalled', (jobId: string) => this.logger.warn({ jobId }, 'stalled job recovered'));
-      this.workers.set(key, worker);
+      this.workers.push(worker);
     }
-  }
-
-  protected capacityChanged(queue: QueueKey): void {
-    const worker = this.workers.get(queue);
-    if (worker !== undefined) worker.concurrency = this.capacity(queue);
   }
 
   private async process(
@@ -203,7 +196,7 @@ export class BullmqJobQueue extends JobQueue implements OnApplicationShutdown {
   async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    const closing = Promise.all([...this.workers.values()].map((w) => w.close()));
+    const closing = Promise.all(this.workers.map((w) => w.close()));
     if (await settlesWithin(closing, graceMs)) return;
     this.logger.warn('grace period over: aborting running jobs and handing them back');
     this.shutdown.abort(new Error('shutdown'));

@@ -47,7 +47,7 @@ export class InlineJobQueue extends JobQueue {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly logger: PinoLogger,
   ) {
-    super(config.queue.concurrency);
+    super();
     this.logger.setContext(InlineJobQueue.name);
   }
 
@@ -104,11 +104,6 @@ export class InlineJobQueue extends JobQueue {
     this.jobs.clear();
   }
 
-  /** A slot lent or returned: a queue with more room starts its waiting jobs. */
-  protected capacityChanged(queue: QueueKey): void {
-    this.pump(queue);
-  }
-
   private schedule(job: InlineJob, delayMs: number): void {
     if (delayMs > 0) {
       job.state = 'delayed';
@@ -128,7 +123,7 @@ export class InlineJobQueue extends JobQueue {
 
   private pump(queue: QueueKey): void {
     if (this.handlers === undefined || this.stopping || !this.queues.includes(queue)) return;
-    while (this.active[queue] < this.capacity(queue)) {
+    while (this.active[queue] < this.config.queue.concurrency) {
       const id = this.waiting[queue].shift();
       if (id === undefined) return;
       const job = this.jobs.get(id);
