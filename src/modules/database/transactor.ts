@@ -22,8 +22,21 @@ const LOCK_PAUSES_MS = [0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5, 1, 1, 2, 5] as const
 
 const busyTimeoutSchema = z.number().int().nonnegative();
 
+/**
+ * SQLITE_BUSY and its extended codes, told by the error's code alone: where better-sqlite3's
+ * JavaScript is loaded more than once in a process (Jest runs each test file in a context of its
+ * own, with its own classes, while the native addon is loaded once), its errors come with the
+ * first copy's classes, and `instanceof` fails.
+ */
 function isBusy(error: unknown): error is Database.SqliteError {
-  return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'message' in error &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    error.code.startsWith('SQLITE_BUSY')
+  );
 }
 
 type NotAPromise<T> = T extends PromiseLike<unknown> ? never : T;
