@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
+import { DirectStatement } from '../database/direct-statement';
 import type { Usage } from '../workflows/workflow.types';
 import { llmCalls, type LlmCallRow, type NewLlmCallRow } from './llm-calls.table';
 
@@ -26,9 +27,9 @@ export class LlmCallsRepository {
   private readonly byWorkflow;
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
-    this.insertCall = db
-      .insert(llmCalls)
-      .values({
+    this.insertCall = new DirectStatement(
+      db,
+      db.insert(llmCalls).values({
         id: sql.placeholder('id'),
         workflowId: sql.placeholder('workflowId'),
         taskId: sql.placeholder('taskId'),
@@ -42,8 +43,8 @@ export class LlmCallsRepository {
         status: sql.placeholder('status'),
         error: sql.placeholder('error'),
         createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare();
+      }),
+    );
     const totals = {
       llmCalls: count(),
       inputTokens: sql<number>`coalesce(sum(${llmCalls.inputTokens}), 0)`.mapWith(Number),

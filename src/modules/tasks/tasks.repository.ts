@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
+import { DirectStatement } from '../database/direct-statement';
 import { RowMapper } from '../database/row-mapper';
 import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
@@ -14,8 +15,8 @@ function prepareTransition(
   db: Db,
   to: TaskStatus,
   fields: Readonly<Record<TransitionField, boolean>>,
-) {
-  return db
+): DirectStatement {
+  const update = db
     .update(tasks)
     .set({
       status: to,
@@ -32,10 +33,9 @@ function prepareTransition(
         inArray(tasks.status, taskFrom(to)),
         fields.runId ? eq(tasks.runId, sql.placeholder('runId')) : undefined,
       ),
-    )
-    .prepare();
+    );
+  return new DirectStatement(db, update);
 }
-type TransitionStatement = ReturnType<typeof prepareTransition>;
 
 /** What scheduling needs of a task (not its input or output texts). */
 export type TaskState = Pick<
@@ -71,21 +71,25 @@ export class TasksRepository {
   private readonly completeStmt;
   private readonly claimAndCompleteStmt;
   private readonly insertStmt;
-  private readonly transitions = new Map<string, TransitionStatement>();
+  private readonly transitions = new Map<string, DirectStatement>();
   private readonly rows = new RowMapper(tasks);
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
-    this.byId = db
-      .select()
-      .from(tasks)
-      .where(eq(tasks.id, sql.placeholder('id')))
-      .prepare();
-    this.byWorkflow = db
-      .select()
-      .from(tasks)
-      .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
-      .orderBy(asc(tasks.position))
-      .prepare();
+    this.byId = new DirectStatement(
+      db,
+      db
+        .select()
+        .from(tasks)
+        .where(eq(tasks.id, sql.placeholder('id'))),
+    );
+    this.byWorkflow = new DirectStatement(
+      db,
+      db
+        .select()
+        .from(tasks)
+        .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
+        .orderBy(asc(tasks.position)),
+    );
     this.statesByWorkflow = db
       .select({
         id: tasks.id,
@@ -128,12 +132,14 @@ export class TasksRepository {
       eq(tasks.id, sql.placeholder('id')),
       inArray(tasks.status, taskFrom('running')),
     );
-    this.claimStmt = db
-      .update(tasks)
-      .set({ status: 'running', ...claimed })
-      .where(claimable)
-      .prepare();
-    this.completeStmt = db
+    this.claimStmt = new DirectStatement(
+      db,
+      db
+        .update(tasks)
+        .set({ status: 'running', ...claimed })
+        .where(claimable),
+    );
+    const complete = db
       .update(tasks)
       .set({
         status: 'completed',
@@ -146,10 +152,10 @@ export class TasksRepository {
           eq(tasks.status, 'running'),
           eq(tasks.runId, sql.placeholder('runId')),
         ),
-      )
-      .prepare();
+      );
+    this.completeStmt = new DirectStatement(db, complete);
     // The claim and the completion in one statement: the row goes where the two would take it.
-    this.claimAndCompleteStmt = db
+    const claimAndComplete = db
       .update(tasks)
       .set({
         status: 'completed',
@@ -157,32 +163,30 @@ export class TasksRepository {
         output: sql`${sql.placeholder('output')}`,
         finishedAt: sql`${sql.placeholder('now')}`,
       })
-      .where(claimable)
-      .prepare();
+      .where(claimable);
+    this.claimAndCompleteStmt = new DirectStatement(db, claimAndComplete);
     // JSON columns take their text as is through `sql`: placeholders skip drizzle's mapping.
-    this.insertStmt = db
-      .insert(tasks)
-      .values({
-        id: sql.placeholder('id'),
-        workflowId: sql.placeholder('workflowId'),
-        key: sql.placeholder('key'),
-        position: sql.placeholder('position'),
-        title: sql.placeholder('title'),
-        agentType: sql.placeholder('agentType'),
-        input: sql.placeholder('input'),
-        status: sql.placeholder('status'),
-        dependsOn: sql`${sql.placeholder('dependsOn')}`,
-        createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare();
+    const insert = db.insert(tasks).values({
+      id: sql.placeholder('id'),
+      workflowId: sql.placeholder('workflowId'),
+      key: sql.placeholder('key'),
+      position: sql.placeholder('position'),
+      title: sql.placeholder('title'),
+      agentType: sql.placeholder('agentType'),
+      input: sql.placeholder('input'),
+      status: sql.placeholder('status'),
+      dependsOn: sql`${sql.placeholder('dependsOn')}`,
+      createdAt: sql.placeholder('createdAt'),
+    });
+    this.insertStmt = new DirectStatement(db, insert);
   }
 
   findById(id: string): TaskRow | undefined {
-    return this.rows.one(this.byId.values({ id }));
+    return this.rows.one(this.byId.rows({ id }));
   }
 
   listByWorkflow(workflowId: string): TaskRow[] {
-    return this.rows.many(this.byWorkflow.values({ workflowId }));
+    return this.rows.many(this.byWorkflow.rows({ workflowId }));
   }
 
   /** The workflow's tasks in plan order, without their texts (cheaper on every step). */
@@ -309,7 +313,7 @@ export class TasksRepository {
   private transitionStatement(
     to: TaskStatus,
     fields: Readonly<Record<TransitionField, boolean>>,
-  ): TransitionStatement {
+  ): DirectStatement {
     const key = `${to}:${TRANSITION_FIELDS.map((f) => (fields[f] ? 1 : 0)).join('')}`;
     let statement = this.transitions.get(key);
     if (statement === undefined) {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
+import { DirectStatement } from '../database/direct-statement';
 import { RowMapper } from '../database/row-mapper';
 import {
   workflowEvents,
@@ -30,21 +31,20 @@ function prepareTransition(
   to: WorkflowStatus,
   from: readonly WorkflowStatus[],
   fields: readonly PatchField[],
-) {
+): DirectStatement {
   const set: Partial<Record<PatchField, SQL>> = {};
   for (const field of fields) set[field] = sql`${sql.placeholder(field)}`;
-  return db
+  const update = db
     .update(workflows)
     .set({ ...set, status: to, updatedAt: sql`${sql.placeholder('now')}` })
-    .where(and(eq(workflows.id, sql.placeholder('id')), inArray(workflows.status, [...from])))
-    .prepare();
+    .where(and(eq(workflows.id, sql.placeholder('id')), inArray(workflows.status, [...from])));
+  return new DirectStatement(db, update);
 }
-type TransitionStatement = ReturnType<typeof prepareTransition>;
 
 /** The only place that reads and writes `workflows` and `workflow_events`. */
 @Injectable()
 export class WorkflowsRepository {
-  private readonly transitions = new Map<string, TransitionStatement>();
+  private readonly transitions = new Map<string, DirectStatement>();
   private readonly rows = new RowMapper(workflows);
   private readonly byId;
   private readonly briefById;
@@ -54,11 +54,13 @@ export class WorkflowsRepository {
   private readonly insertStmt;
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
-    this.byId = db
-      .select()
-      .from(workflows)
-      .where(eq(workflows.id, sql.placeholder('id')))
-      .prepare();
+    this.byId = new DirectStatement(
+      db,
+      db
+        .select()
+        .from(workflows)
+        .where(eq(workflows.id, sql.placeholder('id'))),
+    );
     this.briefById = db
       .select({ id: workflows.id, status: workflows.status, userRequest: workflows.userRequest })
       .from(workflows)
@@ -81,19 +83,19 @@ export class WorkflowsRepository {
       .orderBy(asc(workflowEvents.id))
       .limit(sql.placeholder('limit'))
       .prepare();
-    this.insertEventStmt = db
-      .insert(workflowEvents)
-      .values({
+    this.insertEventStmt = new DirectStatement(
+      db,
+      db.insert(workflowEvents).values({
         workflowId: sql.placeholder('workflowId'),
         taskId: sql.placeholder('taskId'),
         type: sql.placeholder('type'),
         message: sql.placeholder('message'),
         data: sql.placeholder('data'),
         createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare();
+      }),
+    );
     const json = (name: string) => sql`${sql.placeholder(name)}`;
-    this.insertStmt = db
+    const insert = db
       .insert(workflows)
       .values({
         id: sql.placeholder('id'),
@@ -112,12 +114,12 @@ export class WorkflowsRepository {
         startedAt: sql.placeholder('startedAt'),
         finishedAt: sql.placeholder('finishedAt'),
       })
-      .onConflictDoNothing({ target: workflows.idempotencyKey })
-      .prepare();
+      .onConflictDoNothing({ target: workflows.idempotencyKey });
+    this.insertStmt = new DirectStatement(db, insert);
   }
 
   findById(id: string): WorkflowRow | undefined {
-    return this.rows.one(this.byId.values({ id }));
+    return this.rows.one(this.byId.rows({ id }));
   }
 
   /** Status and request only (a step needs no more, and the plan and result are large JSON). */
