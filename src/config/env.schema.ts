@@ -51,7 +51,7 @@ export const envSchema = z.object({
   REDIS_URL: optionalUrl,
   QUEUE_DRIVER: z.enum(['auto', 'inline', 'bullmq']).default('auto'),
   RUN_WORKERS: flag(true),
-  WORKER_CONCURRENCY: int(10, 1, 256),
+  WORKER_CONCURRENCY: int(25, 1, 256),
   WORKER_METRICS_PORT: int(0, 0, 65535),
   JOB_CHAIN_STEPS: int(12, 0, 100),
   WORKER_QUEUES: z
