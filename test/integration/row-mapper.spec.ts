@@ -121,4 +121,53 @@ describe('rows read in array mode (RowMapper)', () => {
     expect(repository.listByWorkflow('wf-bare')).toEqual([]);
     expect(repository.findById('missing')).toBeUndefined();
   });
+
+  it('reads partial selects (task states, outputs, a workflow brief) as Drizzle maps them', () => {
+    const { db } = connection;
+    const taskRepository = new TasksRepository(db);
+    const states = db
+      .select({
+        id: tasks.id,
+        key: tasks.key,
+        title: tasks.title,
+        agentType: tasks.agentType,
+        status: tasks.status,
+        dependsOn: tasks.dependsOn,
+        carriedBy: tasks.carriedBy,
+      })
+      .from(tasks)
+      .where(eq(tasks.workflowId, 'wf-full'))
+      .orderBy(tasks.position)
+      .all();
+    expect(taskRepository.listStatesByWorkflow('wf-full')).toStrictEqual(states);
+    expect(states.map((t) => [t.key, t.dependsOn, t.carriedBy])).toEqual([
+      ['a', [], null],
+      ['b', ['a'], 'task:x'],
+    ]);
+    const outputs = db
+      .select({
+        key: tasks.key,
+        title: tasks.title,
+        agentType: tasks.agentType,
+        output: tasks.output,
+      })
+      .from(tasks)
+      .where(eq(tasks.workflowId, 'wf-full'))
+      .orderBy(tasks.position)
+      .all();
+    expect(taskRepository.listOutputs('wf-full', ['a', 'b'])).toStrictEqual(outputs);
+    expect(taskRepository.listOutputs('wf-full', ['b'])).toStrictEqual([outputs[1]]);
+    expect(outputs.map((t) => t.output)).toEqual([null, 'out']);
+
+    const workflowRepository = new WorkflowsRepository(db);
+    for (const id of ['wf-full', 'wf-bare']) {
+      const brief = db
+        .select({ id: workflows.id, status: workflows.status, userRequest: workflows.userRequest })
+        .from(workflows)
+        .where(eq(workflows.id, id))
+        .get();
+      expect(workflowRepository.findBrief(id)).toStrictEqual(brief);
+    }
+    expect(workflowRepository.findBrief('missing')).toBeUndefined();
+  });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import { DirectStatement } from '../database/direct-statement';
-import { RowMapper } from '../database/row-mapper';
+import { RowMapper, type Selection } from '../database/row-mapper';
 import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
 import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
@@ -46,6 +46,23 @@ export type TaskState = Pick<
 /** A step's result as the steps after it see it. */
 export type TaskOutput = Pick<TaskRow, 'key' | 'title' | 'agentType' | 'output'>;
 
+const STATE_COLUMNS: Selection<TaskState> = {
+  id: tasks.id,
+  key: tasks.key,
+  title: tasks.title,
+  agentType: tasks.agentType,
+  status: tasks.status,
+  dependsOn: tasks.dependsOn,
+  carriedBy: tasks.carriedBy,
+};
+
+const OUTPUT_COLUMNS: Selection<TaskOutput> = {
+  key: tasks.key,
+  title: tasks.title,
+  agentType: tasks.agentType,
+  output: tasks.output,
+};
+
 /** The columns a planned task is inserted with; the rest take their defaults. */
 export type NewPlannedTask = Pick<
   NewTaskRow,
@@ -72,7 +89,9 @@ export class TasksRepository {
   private readonly claimAndCompleteStmt;
   private readonly insertStmt;
   private readonly transitions = new Map<string, DirectStatement>();
-  private readonly rows = new RowMapper(tasks);
+  private readonly rows = RowMapper.of(tasks);
+  private readonly states = RowMapper.ofSelection(STATE_COLUMNS);
+  private readonly outputs = RowMapper.ofSelection(OUTPUT_COLUMNS);
 
   constructor(@Inject(DRIZZLE) private readonly db: Db) {
     this.byId = new DirectStatement(
@@ -90,36 +109,27 @@ export class TasksRepository {
         .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
         .orderBy(asc(tasks.position)),
     );
-    this.statesByWorkflow = db
-      .select({
-        id: tasks.id,
-        key: tasks.key,
-        title: tasks.title,
-        agentType: tasks.agentType,
-        status: tasks.status,
-        dependsOn: tasks.dependsOn,
-        carriedBy: tasks.carriedBy,
-      })
-      .from(tasks)
-      .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
-      .orderBy(asc(tasks.position))
-      .prepare();
-    this.outputsByKeys = db
-      .select({
-        key: tasks.key,
-        title: tasks.title,
-        agentType: tasks.agentType,
-        output: tasks.output,
-      })
-      .from(tasks)
-      .where(
-        and(
-          eq(tasks.workflowId, sql.placeholder('workflowId')),
-          sql`${tasks.key} in (select value from json_each(${sql.placeholder('keys')}))`,
-        ),
-      )
-      .orderBy(asc(tasks.position))
-      .prepare();
+    this.statesByWorkflow = new DirectStatement(
+      db,
+      db
+        .select(STATE_COLUMNS)
+        .from(tasks)
+        .where(eq(tasks.workflowId, sql.placeholder('workflowId')))
+        .orderBy(asc(tasks.position)),
+    );
+    this.outputsByKeys = new DirectStatement(
+      db,
+      db
+        .select(OUTPUT_COLUMNS)
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.workflowId, sql.placeholder('workflowId')),
+            sql`${tasks.key} in (select value from json_each(${sql.placeholder('keys')}))`,
+          ),
+        )
+        .orderBy(asc(tasks.position)),
+    );
     // What a claim writes (the run's id, attempts + 1, its start; an earlier attempt's error goes),
     // and the tasks it may take.
     const claimed = {
@@ -191,12 +201,12 @@ export class TasksRepository {
 
   /** The workflow's tasks in plan order, without their texts (cheaper on every step). */
   listStatesByWorkflow(workflowId: string): TaskState[] {
-    return this.statesByWorkflow.all({ workflowId });
+    return this.states.many(this.statesByWorkflow.rows({ workflowId }));
   }
 
   /** The outputs of the given steps of a workflow (what a step builds on), in plan order. */
   listOutputs(workflowId: string, keys: readonly string[]): TaskOutput[] {
-    return this.outputsByKeys.all({ workflowId, keys: JSON.stringify(keys) });
+    return this.outputs.many(this.outputsByKeys.rows({ workflowId, keys: JSON.stringify(keys) }));
   }
 
   listByAgentType(options: {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import { DirectStatement } from '../database/direct-statement';
-import { RowMapper } from '../database/row-mapper';
+import { RowMapper, type Selection } from '../database/row-mapper';
 import {
   workflowEvents,
   type NewWorkflowEventRow,
@@ -16,6 +16,12 @@ export type WorkflowPatch = Partial<
 >;
 
 export type WorkflowBrief = Pick<WorkflowRow, 'id' | 'status' | 'userRequest'>;
+
+const BRIEF_COLUMNS: Selection<WorkflowBrief> = {
+  id: workflows.id,
+  status: workflows.status,
+  userRequest: workflows.userRequest,
+};
 
 const PATCH_FIELDS = ['plan', 'result', 'error', 'startedAt', 'finishedAt'] as const;
 type PatchField = (typeof PATCH_FIELDS)[number];
@@ -45,7 +51,8 @@ function prepareTransition(
 @Injectable()
 export class WorkflowsRepository {
   private readonly transitions = new Map<string, DirectStatement>();
-  private readonly rows = new RowMapper(workflows);
+  private readonly rows = RowMapper.of(workflows);
+  private readonly briefs = RowMapper.ofSelection(BRIEF_COLUMNS);
   private readonly byId;
   private readonly briefById;
   private readonly byIdempotencyKey;
@@ -61,11 +68,13 @@ export class WorkflowsRepository {
         .from(workflows)
         .where(eq(workflows.id, sql.placeholder('id'))),
     );
-    this.briefById = db
-      .select({ id: workflows.id, status: workflows.status, userRequest: workflows.userRequest })
-      .from(workflows)
-      .where(eq(workflows.id, sql.placeholder('id')))
-      .prepare();
+    this.briefById = new DirectStatement(
+      db,
+      db
+        .select(BRIEF_COLUMNS)
+        .from(workflows)
+        .where(eq(workflows.id, sql.placeholder('id'))),
+    );
     this.byIdempotencyKey = db
       .select()
       .from(workflows)
@@ -124,7 +133,7 @@ export class WorkflowsRepository {
 
   /** Status and request only (a step needs no more, and the plan and result are large JSON). */
   findBrief(id: string): WorkflowBrief | undefined {
-    return this.briefById.get({ id });
+    return this.briefs.one(this.briefById.rows({ id }));
   }
 
   findByIdempotencyKey(key: string): WorkflowRow | undefined {
