@@ -98,6 +98,22 @@ describe('database', () => {
       open.push(c);
       expect(fs.existsSync(file)).toBe(true);
     });
+
+    it('switches a new file to WAL once another process that is writing to it lets go', async () => {
+      // Two processes opening a new file together: while one writes to it before its own switch,
+      // the other's switch fails at once with SQLITE_BUSY (SQLite's busy handler does not wait
+      // for it). Seen in the e2e test of two CLI runs on a new database (2 failed runs in 14).
+      const dir = tempDir('broski-db-');
+      dirs.push(dir);
+      const file = path.join(dir, 'broski.db');
+      const lock = await holdWriteLock(file, 100);
+      const started = performance.now();
+      const c = openDatabase(loadConfig({ DATABASE_PATH: file }).database);
+      open.push(c);
+      expect(c.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+      await lock.released;
+    });
   });
 
   describe('migrations', () => {

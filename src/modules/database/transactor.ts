@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { PinoLogger } from 'nestjs-pino';
 import { z } from 'zod';
 import { SQLITE } from './database.tokens';
+import { isBusy, pauseFor } from './busy';
 
 /** How long deferred writes wait before another attempt when their transaction failed. */
 const RETRY_MS = 100;
@@ -21,23 +22,6 @@ export const MAX_GROUP = 256;
 const LOCK_PAUSES_MS = [0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5, 1, 1, 2, 5] as const;
 
 const busyTimeoutSchema = z.number().int().nonnegative();
-
-/**
- * SQLITE_BUSY and its extended codes, told by the error's code alone: where better-sqlite3's
- * JavaScript is loaded more than once in a process (Jest runs each test file in a context of its
- * own, with its own classes, while the native addon is loaded once), its errors come with the
- * first copy's classes, and `instanceof` fails.
- */
-function isBusy(error: unknown): error is Database.SqliteError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'message' in error &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    error.code.startsWith('SQLITE_BUSY')
-  );
-}
 
 type NotAPromise<T> = T extends PromiseLike<unknown> ? never : T;
 
@@ -100,7 +84,6 @@ export class Transactor {
   private readonly rollbackToStmt: Database.Statement;
   /** The connection's busy timeout (SQLITE_BUSY_TIMEOUT_MS). */
   private readonly busyTimeoutMs: number;
-  private readonly pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     @Inject(SQLITE) private readonly sqlite: Database.Database,
@@ -303,7 +286,7 @@ export class Transactor {
           const left = this.busyTimeoutMs - (performance.now() - started);
           if (!isBusy(error) || left <= 0) throw error;
           const pause = LOCK_PAUSES_MS[Math.min(attempt, LOCK_PAUSES_MS.length - 1)] ?? 1;
-          Atomics.wait(this.pauseCell, 0, 0, Math.min(pause, left));
+          pauseFor(Math.min(pause, left));
         }
       }
     } finally {
