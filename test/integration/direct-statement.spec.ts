@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { loadConfig } from '../../src/config/app-config';
 import {
   openDatabase,
@@ -8,6 +8,7 @@ import {
 } from '../../src/modules/database/connection';
 import { DirectStatement } from '../../src/modules/database/direct-statement';
 import { workflowEvents } from '../../src/modules/workflows/workflow-events.table';
+import { insertEventQuery } from '../../src/modules/workflows/workflows.repository';
 import { workflows } from '../../src/modules/workflows/workflows.table';
 import { tempDir } from '../helpers/config';
 
@@ -31,15 +32,8 @@ describe('DirectStatement', () => {
 
   afterAll(() => connection.sqlite.close());
 
-  const insertEvent = () =>
-    connection.db.insert(workflowEvents).values({
-      workflowId: sql.placeholder('workflowId'),
-      taskId: sql.placeholder('taskId'),
-      type: sql.placeholder('type'),
-      message: sql.placeholder('message'),
-      data: sql.placeholder('data'),
-      createdAt: sql.placeholder('createdAt'),
-    });
+  // The repository's own event insert.
+  const insertEvent = () => insertEventQuery(connection.db);
 
   it('stores what Drizzle stores: placeholders, JSON columns encoded, nulls', () => {
     const { db, sqlite } = connection;

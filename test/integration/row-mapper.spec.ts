@@ -6,9 +6,16 @@ import {
   runMigrations,
   type Connection,
 } from '../../src/modules/database/connection';
-import { TasksRepository } from '../../src/modules/tasks/tasks.repository';
+import {
+  OUTPUT_COLUMNS,
+  STATE_COLUMNS,
+  TasksRepository,
+} from '../../src/modules/tasks/tasks.repository';
 import { tasks } from '../../src/modules/tasks/tasks.table';
-import { WorkflowsRepository } from '../../src/modules/workflows/workflows.repository';
+import {
+  BRIEF_COLUMNS,
+  WorkflowsRepository,
+} from '../../src/modules/workflows/workflows.repository';
 import { workflows } from '../../src/modules/workflows/workflows.table';
 import { tempDir } from '../helpers/config';
 
@@ -125,16 +132,9 @@ describe('rows read in array mode (RowMapper)', () => {
   it('reads partial selects (task states, outputs, a workflow brief) as Drizzle maps them', () => {
     const { db } = connection;
     const taskRepository = new TasksRepository(db);
+    // The same selections, mapped by Drizzle itself.
     const states = db
-      .select({
-        id: tasks.id,
-        key: tasks.key,
-        title: tasks.title,
-        agentType: tasks.agentType,
-        status: tasks.status,
-        dependsOn: tasks.dependsOn,
-        carriedBy: tasks.carriedBy,
-      })
+      .select(STATE_COLUMNS)
       .from(tasks)
       .where(eq(tasks.workflowId, 'wf-full'))
       .orderBy(tasks.position)
@@ -145,12 +145,7 @@ describe('rows read in array mode (RowMapper)', () => {
       ['b', ['a'], 'task:x'],
     ]);
     const outputs = db
-      .select({
-        key: tasks.key,
-        title: tasks.title,
-        agentType: tasks.agentType,
-        output: tasks.output,
-      })
+      .select(OUTPUT_COLUMNS)
       .from(tasks)
       .where(eq(tasks.workflowId, 'wf-full'))
       .orderBy(tasks.position)
@@ -161,11 +156,7 @@ describe('rows read in array mode (RowMapper)', () => {
 
     const workflowRepository = new WorkflowsRepository(db);
     for (const id of ['wf-full', 'wf-bare']) {
-      const brief = db
-        .select({ id: workflows.id, status: workflows.status, userRequest: workflows.userRequest })
-        .from(workflows)
-        .where(eq(workflows.id, id))
-        .get();
+      const brief = db.select(BRIEF_COLUMNS).from(workflows).where(eq(workflows.id, id)).get();
       expect(workflowRepository.findBrief(id)).toStrictEqual(brief);
     }
     expect(workflowRepository.findBrief('missing')).toBeUndefined();

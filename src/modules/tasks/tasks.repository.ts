@@ -46,7 +46,8 @@ export type TaskState = Pick<
 /** A step's result as the steps after it see it. */
 export type TaskOutput = Pick<TaskRow, 'key' | 'title' | 'agentType' | 'output'>;
 
-const STATE_COLUMNS: Selection<TaskState> = {
+/** The columns of `TaskState`, as `listStatesByWorkflow` selects them. */
+export const STATE_COLUMNS: Selection<TaskState> = {
   id: tasks.id,
   key: tasks.key,
   title: tasks.title,
@@ -56,7 +57,8 @@ const STATE_COLUMNS: Selection<TaskState> = {
   carriedBy: tasks.carriedBy,
 };
 
-const OUTPUT_COLUMNS: Selection<TaskOutput> = {
+/** The columns of `TaskOutput`, as `listOutputs` selects them. */
+export const OUTPUT_COLUMNS: Selection<TaskOutput> = {
   key: tasks.key,
   title: tasks.title,
   agentType: tasks.agentType,

@@ -17,7 +17,8 @@ export type WorkflowPatch = Partial<
 
 export type WorkflowBrief = Pick<WorkflowRow, 'id' | 'status' | 'userRequest'>;
 
-const BRIEF_COLUMNS: Selection<WorkflowBrief> = {
+/** The columns of `WorkflowBrief`, as `findBrief` selects them. */
+export const BRIEF_COLUMNS: Selection<WorkflowBrief> = {
   id: workflows.id,
   status: workflows.status,
   userRequest: workflows.userRequest,
@@ -45,6 +46,18 @@ function prepareTransition(
     .set({ ...set, status: to, updatedAt: sql`${sql.placeholder('now')}` })
     .where(and(eq(workflows.id, sql.placeholder('id')), inArray(workflows.status, [...from])));
   return new DirectStatement(db, update);
+}
+
+/** The insert of one event, its values by placeholder (`insertEvent`). */
+export function insertEventQuery(db: Db) {
+  return db.insert(workflowEvents).values({
+    workflowId: sql.placeholder('workflowId'),
+    taskId: sql.placeholder('taskId'),
+    type: sql.placeholder('type'),
+    message: sql.placeholder('message'),
+    data: sql.placeholder('data'),
+    createdAt: sql.placeholder('createdAt'),
+  });
 }
 
 /** The only place that reads and writes `workflows` and `workflow_events`. */
@@ -92,17 +105,7 @@ export class WorkflowsRepository {
       .orderBy(asc(workflowEvents.id))
       .limit(sql.placeholder('limit'))
       .prepare();
-    this.insertEventStmt = new DirectStatement(
-      db,
-      db.insert(workflowEvents).values({
-        workflowId: sql.placeholder('workflowId'),
-        taskId: sql.placeholder('taskId'),
-        type: sql.placeholder('type'),
-        message: sql.placeholder('message'),
-        data: sql.placeholder('data'),
-        createdAt: sql.placeholder('createdAt'),
-      }),
-    );
+    this.insertEventStmt = new DirectStatement(db, insertEventQuery(db));
     const json = (name: string) => sql`${sql.placeholder(name)}`;
     const insert = db
       .insert(workflows)
