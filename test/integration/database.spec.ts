@@ -107,11 +107,11 @@ describe('database', () => {
       dirs.push(dir);
       const file = path.join(dir, 'broski.db');
       const lock = await holdWriteLock(file, 100);
-      const started = performance.now();
       const c = openDatabase(loadConfig({ DATABASE_PATH: file }).database);
       open.push(c);
       expect(c.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+      // The switch waits for the other writer only: the connection keeps its own busy timeout.
+      expect(c.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
       await lock.released;
     });
   });

@@ -1,16 +1,17 @@
-import type Database from 'better-sqlite3';
-
 /**
  * SQLITE_BUSY and its extended codes, told by the error's code alone: where better-sqlite3's
  * JavaScript is loaded more than once in a process (Jest runs each test file in a context of its
  * own, with its own classes, while the native addon is loaded once), its errors come with the
  * first copy's classes, and `instanceof` fails.
  */
-export function isBusy(error: unknown): error is Database.SqliteError {
+export function isBusy(error: unknown): error is Error & { code: string } {
   return (
     typeof error === 'object' &&
     error !== null &&
+    'name' in error &&
+    typeof error.name === 'string' &&
     'message' in error &&
+    typeof error.message === 'string' &&
     'code' in error &&
     typeof error.code === 'string' &&
     error.code.startsWith('SQLITE_BUSY')

@@ -38,19 +38,27 @@ const WAL_RETRY_MS = 5;
 
 /**
  * `journal_mode = WAL`. On a new file that another process is opening at the same moment (an API
- * and its workers starting together, two CLI runs), the switch fails with SQLITE_BUSY at once:
- * SQLite's busy handler does not wait for it. Tried again until the busy timeout.
+ * and its workers starting together, two CLI runs), the switch can fail with SQLITE_BUSY at once:
+ * while the other process writes to the file before its own switch, SQLite does not call its busy
+ * handler for it. Tried again until the busy timeout, each attempt's own wait (where SQLite does
+ * wait, for a lock held longer) bounded by the time left, so the whole takes no longer than it.
  */
 function useWal(sqlite: Database.Database, busyTimeoutMs: number): void {
   const started = performance.now();
-  for (;;) {
-    try {
-      sqlite.pragma('journal_mode = WAL');
-      return;
-    } catch (error) {
-      if (!isBusy(error) || performance.now() - started >= busyTimeoutMs) throw error;
-      pauseFor(WAL_RETRY_MS);
+  try {
+    for (;;) {
+      const left = busyTimeoutMs - (performance.now() - started);
+      sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(left))}`);
+      try {
+        sqlite.pragma('journal_mode = WAL');
+        return;
+      } catch (error) {
+        if (!isBusy(error) || performance.now() - started >= busyTimeoutMs) throw error;
+        pauseFor(WAL_RETRY_MS);
+      }
     }
+  } finally {
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
 }
 

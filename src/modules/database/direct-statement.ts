@@ -37,7 +37,7 @@ function slotOf(param: unknown): Slot {
  * connection and run by it directly. Drizzle's own prepared query works out again on every call
  * what each parameter is (a placeholder, a placeholder its column encodes, a value); here that is
  * worked out once. An event insert took 2.1 µs this way against 3.3 µs through Drizzle's prepared
- * query (bench/RESULTS.md, fourteenth round); a worker runs about 45 writes per workflow.
+ * query; a worker ran about 68 statements per workflow (bench/RESULTS.md, fourteenth round).
  */
 export class DirectStatement {
   private readonly statement: Database.Statement<unknown[], unknown[]>;

@@ -2,7 +2,17 @@ import { getTableColumns, type Column, type InferSelectModel, type Table } from 
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 
 /** The columns of a partial select (`db.select({ id: tasks.id, ... })`), by the row's keys. */
-export type Selection<TRow> = { [K in keyof TRow]: SQLiteColumn };
+export type Selection = Record<string, SQLiteColumn>;
+
+/** What a column reads as: its data type, or null where the column may be null. */
+type ColumnValue<C extends Column> = C['_']['notNull'] extends true
+  ? C['_']['data']
+  : C['_']['data'] | null;
+
+/** A row of a partial select, typed from its columns as Drizzle types it. */
+export type SelectionRow<TSelection extends Selection> = {
+  [K in keyof TSelection]: ColumnValue<TSelection[K]>;
+};
 
 /**
  * Turns the arrays of a read in array mode into row objects, with the list of column decoders
@@ -27,7 +37,9 @@ export class RowMapper<TRow> {
   }
 
   /** Rows of a partial select of these columns (the same object given to `db.select`). */
-  static ofSelection<TRow>(selection: Selection<TRow>): RowMapper<TRow> {
+  static ofSelection<TSelection extends Selection>(
+    selection: TSelection,
+  ): RowMapper<SelectionRow<TSelection>> {
     return new RowMapper(Object.entries<Column>(selection));
   }
 

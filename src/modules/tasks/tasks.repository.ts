@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import { DirectStatement } from '../database/direct-statement';
-import { RowMapper, type Selection } from '../database/row-mapper';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { RowMapper } from '../database/row-mapper';
 import type { ErrorBody } from '../workflows/workflow.types';
 import { taskFrom, type TaskStatus } from '../workflows/workflow-status';
 import { tasks, type NewTaskRow, type TaskRow } from './tasks.table';
@@ -47,7 +48,7 @@ export type TaskState = Pick<
 export type TaskOutput = Pick<TaskRow, 'key' | 'title' | 'agentType' | 'output'>;
 
 /** The columns of `TaskState`, as `listStatesByWorkflow` selects them. */
-export const STATE_COLUMNS: Selection<TaskState> = {
+export const STATE_COLUMNS = {
   id: tasks.id,
   key: tasks.key,
   title: tasks.title,
@@ -55,15 +56,15 @@ export const STATE_COLUMNS: Selection<TaskState> = {
   status: tasks.status,
   dependsOn: tasks.dependsOn,
   carriedBy: tasks.carriedBy,
-};
+} satisfies Record<keyof TaskState, SQLiteColumn>;
 
 /** The columns of `TaskOutput`, as `listOutputs` selects them. */
-export const OUTPUT_COLUMNS: Selection<TaskOutput> = {
+export const OUTPUT_COLUMNS = {
   key: tasks.key,
   title: tasks.title,
   agentType: tasks.agentType,
   output: tasks.output,
-};
+} satisfies Record<keyof TaskOutput, SQLiteColumn>;
 
 /** The columns a planned task is inserted with; the rest take their defaults. */
 export type NewPlannedTask = Pick<

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { DRIZZLE, type Db } from '../database/database.tokens';
 import { DirectStatement } from '../database/direct-statement';
-import { RowMapper, type Selection } from '../database/row-mapper';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { RowMapper } from '../database/row-mapper';
 import {
   workflowEvents,
   type NewWorkflowEventRow,
@@ -18,11 +19,11 @@ export type WorkflowPatch = Partial<
 export type WorkflowBrief = Pick<WorkflowRow, 'id' | 'status' | 'userRequest'>;
 
 /** The columns of `WorkflowBrief`, as `findBrief` selects them. */
-export const BRIEF_COLUMNS: Selection<WorkflowBrief> = {
+export const BRIEF_COLUMNS = {
   id: workflows.id,
   status: workflows.status,
   userRequest: workflows.userRequest,
-};
+} satisfies Record<keyof WorkflowBrief, SQLiteColumn>;
 
 const PATCH_FIELDS = ['plan', 'result', 'error', 'startedAt', 'finishedAt'] as const;
 type PatchField = (typeof PATCH_FIELDS)[number];
