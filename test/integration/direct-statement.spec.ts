@@ -8,8 +8,15 @@ import {
 } from '../../src/modules/database/connection';
 import { DirectStatement } from '../../src/modules/database/direct-statement';
 import { workflowEvents } from '../../src/modules/workflows/workflow-events.table';
-import { insertEventQuery } from '../../src/modules/workflows/workflows.repository';
-import { workflows } from '../../src/modules/workflows/workflows.table';
+import { LlmCallsRepository } from '../../src/modules/llm/llm-calls.repository';
+import { llmCalls } from '../../src/modules/llm/llm-calls.table';
+import { TasksRepository } from '../../src/modules/tasks/tasks.repository';
+import { tasks } from '../../src/modules/tasks/tasks.table';
+import {
+  insertEventQuery,
+  WorkflowsRepository,
+} from '../../src/modules/workflows/workflows.repository';
+import { workflows, type NewWorkflowRow } from '../../src/modules/workflows/workflows.table';
 import { tempDir } from '../helpers/config';
 
 // A statement Drizzle builds and better-sqlite3 runs directly must write and read exactly what
@@ -82,5 +89,77 @@ describe('DirectStatement', () => {
     expect(() => direct.run({ workflowId: 'wf' })).toThrow(
       'No value for placeholder "taskId" was provided',
     );
+  });
+
+  it("stores through the repositories' inserts what Drizzle's own insert of the same row stores", () => {
+    const { db, sqlite } = connection;
+    /** A stored row without its id, as SQLite has it. */
+    const stored = (table: string, id: string): Record<string, unknown> => {
+      const row: unknown = sqlite.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id);
+      if (typeof row !== 'object' || row === null) throw new Error(`no ${table} row ${id}`);
+      return { ...row, id: undefined };
+    };
+    const workflowsRepository = new WorkflowsRepository(db);
+    const variants: Array<Omit<NewWorkflowRow, 'id'>> = [
+      {
+        userRequest: 'Bake “bread”',
+        status: 'pending',
+        plan: { steps: [] },
+        requireApproval: true,
+        allowedAgents: ['writer'],
+        metadata: { team: 'a', n: 1 },
+        idempotencyKey: null,
+        createdAt: at,
+        updatedAt: at,
+      },
+      { userRequest: 'r', createdAt: at, updatedAt: at },
+    ];
+    variants.forEach((row, i) => {
+      expect(workflowsRepository.insert({ ...row, id: `w-repo-${i}` })).toBe(true);
+      db.insert(workflows)
+        .values({ ...row, id: `w-drizzle-${i}` })
+        .run();
+      expect(stored('workflows', `w-repo-${i}`)).toEqual(stored('workflows', `w-drizzle-${i}`));
+    });
+    // A taken idempotency key: nothing stored, false.
+    const keyed = { userRequest: 'k', idempotencyKey: 'key-1', createdAt: at, updatedAt: at };
+    expect(workflowsRepository.insert({ ...keyed, id: 'w-key-1' })).toBe(true);
+    expect(workflowsRepository.insert({ ...keyed, id: 'w-key-2' })).toBe(false);
+
+    const task = {
+      workflowId: 'wf',
+      key: 'k',
+      position: 0,
+      title: 'T',
+      agentType: 'writer',
+      input: 'do it',
+      dependsOn: ['a', 'b'],
+      createdAt: at,
+    };
+    new TasksRepository(db).insertMany([{ ...task, id: 't-repo' }]);
+    db.insert(tasks)
+      .values({ ...task, key: 'k2', id: 't-drizzle' })
+      .run();
+    expect({ ...stored('tasks', 't-repo'), key: 'k2' }).toEqual(stored('tasks', 't-drizzle'));
+
+    const call = {
+      workflowId: 'wf',
+      taskId: null,
+      agentType: 'orchestrator',
+      purpose: 'plan',
+      provider: 'offline',
+      model: 'offline',
+      inputTokens: 10,
+      outputTokens: 20,
+      latencyMs: 3,
+      status: 'ok' as const,
+      error: null,
+      createdAt: at,
+    };
+    new LlmCallsRepository(db).insert({ ...call, id: 'c-repo' });
+    db.insert(llmCalls)
+      .values({ ...call, id: 'c-drizzle' })
+      .run();
+    expect(stored('llm_calls', 'c-repo')).toEqual(stored('llm_calls', 'c-drizzle'));
   });
 });
