@@ -41,8 +41,8 @@ describe('agent rows kept between reads (AgentsRepository)', () => {
     api = openDatabase(config.database);
     runMigrations(api);
     worker = openDatabase(config.database);
-    apiAgents = new AgentsRepository(api.db, api.sqlite);
-    workerAgents = new AgentsRepository(worker.db, worker.sqlite);
+    apiAgents = new AgentsRepository(api.db);
+    workerAgents = new AgentsRepository(worker.db);
     addAgent(apiAgents, 'translator', 'Translator', 'Translate faithfully.');
   });
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { DRIZZLE, SQLITE, type Db } from '../database/database.tokens';
+import { DRIZZLE, type Db } from '../database/database.tokens';
 import { agents, type AgentRow, type AgentStatus, type NewAgentRow } from './agents.table';
 
 /** Agent rows as read at one `PRAGMA data_version` of this connection. */
@@ -32,11 +32,11 @@ export class AgentsRepository {
   private readonly dataVersion: Database.Statement;
   private cache = emptyCache(-1);
 
-  constructor(
-    @Inject(DRIZZLE) private readonly db: Db,
-    @Inject(SQLITE) private readonly sqlite: Database.Database,
-  ) {
-    this.dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  private readonly sqlite: Database.Database;
+
+  constructor(@Inject(DRIZZLE) private readonly db: Db) {
+    this.sqlite = db.$client;
+    this.dataVersion = this.sqlite.prepare('PRAGMA data_version').pluck();
     this.byType = db
       .select()
       .from(agents)

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AppConfig } from '../../config/app-config';
 import { MIGRATIONS_DIR } from '../../common/paths';
-import { isBusy, pauseFor } from './busy';
+import { retryWhileBusy } from './busy';
 import type { Db } from './database.tokens';
 import * as schema from './schema';
 
@@ -22,7 +22,10 @@ export interface Connection {
 export function openDatabase(config: AppConfig['database']): Connection {
   if (config.path !== ':memory:') fs.mkdirSync(path.dirname(config.path), { recursive: true });
   const sqlite = new Database(config.path, { timeout: config.busyTimeoutMs });
-  useWal(sqlite, config.busyTimeoutMs);
+  // On a new file that another process is opening at the same moment (an API and its workers
+  // starting together, two CLI runs), the switch fails with SQLITE_BUSY at once, without SQLite's
+  // busy handler, while the other process writes to the file before its own switch.
+  retryWhileBusy(sqlite, config.busyTimeoutMs, () => sqlite.pragma('journal_mode = WAL'));
   sqlite.pragma(`synchronous = ${config.synchronous}`);
   sqlite.pragma('foreign_keys = ON');
   // The savepoint of each grouped work journals the pages it changes; with temporary files on
@@ -31,35 +34,6 @@ export function openDatabase(config: AppConfig['database']): Connection {
   sqlite.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
   const db = drizzle(sqlite, { schema });
   return { sqlite, db };
-}
-
-/** Pause between two attempts at switching a new file to WAL while another process opens it. */
-const WAL_RETRY_MS = 5;
-
-/**
- * `journal_mode = WAL`. On a new file that another process is opening at the same moment (an API
- * and its workers starting together, two CLI runs), the switch can fail with SQLITE_BUSY at once:
- * while the other process writes to the file before its own switch, SQLite does not call its busy
- * handler for it. Tried again until the busy timeout, each attempt's own wait (where SQLite does
- * wait, for a lock held longer) bounded by the time left, so the whole takes no longer than it.
- */
-function useWal(sqlite: Database.Database, busyTimeoutMs: number): void {
-  const started = performance.now();
-  try {
-    for (;;) {
-      const left = busyTimeoutMs - (performance.now() - started);
-      sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(left))}`);
-      try {
-        sqlite.pragma('journal_mode = WAL');
-        return;
-      } catch (error) {
-        if (!isBusy(error) || performance.now() - started >= busyTimeoutMs) throw error;
-        pauseFor(WAL_RETRY_MS);
-      }
-    }
-  } finally {
-    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  }
 }
 
 /** How many times a migration run that lost a race with another process is tried. */

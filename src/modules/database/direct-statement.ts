@@ -46,6 +46,8 @@ export class DirectStatement {
   constructor(db: Db, query: BuiltQuery) {
     const { sql, params } = query.toSQL();
     this.statement = db.$client.prepare<unknown[], unknown[]>(sql);
+    // A read returns each row as the array of its column values (for RowMapper).
+    if (this.statement.reader) this.statement.raw(true);
     this.slots = params.map(slotOf);
   }
 
@@ -55,7 +57,7 @@ export class DirectStatement {
 
   /** The rows, each as the array of its column values in the order of the select. */
   rows(values: PlaceholderValues = {}): unknown[][] {
-    return this.statement.raw(true).all(...this.bind(values));
+    return this.statement.all(...this.bind(values));
   }
 
   private bind(values: PlaceholderValues): unknown[] {

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { PinoLogger } from 'nestjs-pino';
 import { z } from 'zod';
 import { SQLITE } from './database.tokens';
-import { isBusy, pauseFor } from './busy';
+import { isBusy, retryWhileBusy } from './busy';
 
 /** How long deferred writes wait before another attempt when their transaction failed. */
 const RETRY_MS = 100;
@@ -12,14 +12,6 @@ const RETRY_MS = 100;
  * how long the event loop waits for a commit.
  */
 export const MAX_GROUP = 256;
-
-/**
- * The pauses between attempts at the write lock while another connection holds it, in ms (the
- * last one repeats). SQLite's own busy handler sleeps 1, 2, 5, 10… ms, while a writer here holds
- * the lock for 0.1–1 ms: with two workers and an API on one file, that handler left each worker
- * waiting in `BEGIN IMMEDIATE` for 22 % of its time and the API 4.8 ms per transaction on average.
- */
-const LOCK_PAUSES_MS = [0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5, 1, 1, 2, 5] as const;
 
 const busyTimeoutSchema = z.number().int().nonnegative();
 
@@ -264,34 +256,10 @@ export class Transactor {
 
   /**
    * `BEGIN IMMEDIATE`, waiting for the write lock while another connection holds it, up to the
-   * connection's busy timeout (then SQLITE_BUSY, as SQLite's own wait would). The wait polls at
-   * LOCK_PAUSES_MS instead of SQLite's millisecond sleeps; the thread is blocked either way, as
-   * better-sqlite3 is synchronous. Reads keep SQLite's own wait: only this statement runs with
-   * the timeout lifted. (Through `pragma()`, compiled each time: SQLite sets the busy timeout
-   * when it compiles the PRAGMA, so a statement prepared once would not set it when run.)
+   * connection's busy timeout, in short pauses (`retryWhileBusy`).
    */
   private begin(): void {
-    if (this.busyTimeoutMs === 0) {
-      this.beginStmt.run();
-      return;
-    }
-    this.sqlite.pragma('busy_timeout = 0');
-    try {
-      const started = performance.now();
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          this.beginStmt.run();
-          return;
-        } catch (error) {
-          const left = this.busyTimeoutMs - (performance.now() - started);
-          if (!isBusy(error) || left <= 0) throw error;
-          const pause = LOCK_PAUSES_MS[Math.min(attempt, LOCK_PAUSES_MS.length - 1)] ?? 1;
-          pauseFor(Math.min(pause, left));
-        }
-      }
-    } finally {
-      this.sqlite.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-    }
+    retryWhileBusy(this.sqlite, this.busyTimeoutMs, () => this.beginStmt.run());
   }
 
   /**
